@@ -1,0 +1,193 @@
+"""Catalog tables. What each row promises is written in docs/design.md ("The catalog").
+
+All times are stored in UTC and read back timezone-aware (SQLite keeps no zone).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the catalog; use UTC-aware times")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Location(Base):
+    __tablename__ = "locations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    max_classification: Mapped[str] = mapped_column(String(40), default="top-secret")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Aip(Base):
+    __tablename__ = "aips"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(Text, default="")
+    classification: Mapped[str] = mapped_column(String(40), default="unclassified")
+    classified_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    protect_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    access_mode: Mapped[str] = mapped_column(String(2), default="01")
+    file_count: Mapped[int] = mapped_column(Integer, default=0)
+    byte_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    key_prefix: Mapped[str] = mapped_column(Text)
+    tagmanifest_sha256: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    files: Mapped[list[AipFile]] = relationship(
+        back_populates="aip", cascade="all, delete-orphan", order_by="AipFile.id")
+    replicas: Mapped[list[Replica]] = relationship(
+        back_populates="aip", cascade="all, delete-orphan", order_by="Replica.id")
+
+
+class AipFile(Base):
+    """One file of the stored bag: payload (data/…) or tag file (bagit.txt, manifests)."""
+
+    __tablename__ = "aip_files"
+    __table_args__ = (UniqueConstraint("aip_id", "path"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    aip_id: Mapped[str] = mapped_column(ForeignKey("aips.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    storage_key: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(10), default="payload")
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    puid: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    mime: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    classification: Mapped[str] = mapped_column(String(40), default="unclassified")
+    aip: Mapped[Aip] = relationship(back_populates="files")
+
+
+class Replica(Base):
+    """A copy of a whole AIP in one location. Exists only after every object was read back."""
+
+    __tablename__ = "replicas"
+    __table_args__ = (UniqueConstraint("aip_id", "location_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    aip_id: Mapped[str] = mapped_column(ForeignKey("aips.id", ondelete="CASCADE"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="verified")
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_verified: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_checked: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    aip: Mapped[Aip] = relationship(back_populates="replicas")
+    location: Mapped[Location] = relationship()
+
+
+class Problem(Base):
+    """Damage found by an audit, open until a repair (or a later clean audit) resolves it."""
+
+    __tablename__ = "problems"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    aip_id: Mapped[str] = mapped_column(ForeignKey("aips.id", ondelete="CASCADE"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    path: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(20))
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolution: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    location: Mapped[Location] = relationship()
+
+
+class Event(Base):
+    """One PREMIS event, chained: hash = sha256(canonical form incl. prev_hash)."""
+
+    __tablename__ = "events"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    aip_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    type: Mapped[str] = mapped_column(String(60))
+    outcome: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    agent: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class ChainHead(Base):
+    """One row: the last event's seq and hash. Locked while appending, so the chain is linear."""
+
+    __tablename__ = "chain_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(40))
+    unit: Mapped[str | None] = mapped_column(Text, nullable=True)
+    authority: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Grant(Base):
+    __tablename__ = "grants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    aip_id: Mapped[str] = mapped_column(ForeignKey("aips.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    approver_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    approver: Mapped[User] = relationship(foreign_keys=[approver_id])
+
+
+class Copy(Base):
+    """The copy register (sổ quản lý sao, chụp): one row per dissemination copy made."""
+
+    __tablename__ = "copies"
+    __table_args__ = (UniqueConstraint("aip_id", "copy_number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    aip_id: Mapped[str] = mapped_column(ForeignKey("aips.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("grants.id"), nullable=True)
+    copy_number: Mapped[int] = mapped_column(Integer)
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    dip_path: Mapped[str] = mapped_column(Text)
+    classification: Mapped[str] = mapped_column(String(40), default="unclassified")
+    user: Mapped[User] = relationship()

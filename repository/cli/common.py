@@ -1,0 +1,38 @@
+"""Shared option types and the repository opener for commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+import typer
+
+from repository.context import Repository, open_repository
+from repository.errors import UsageError
+
+JSON = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+
+
+@contextmanager
+def opened(ctx: typer.Context) -> Iterator[Repository]:
+    repo = open_repository(ctx.obj.get("home") if ctx.obj else None)
+    try:
+        yield repo
+    finally:
+        repo.close()
+
+
+def parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise UsageError(reason=f"{option} {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def progress_for(as_json: bool):  # type: ignore[no-untyped-def]
+    from repository.progress import RichProgress
+
+    return RichProgress()

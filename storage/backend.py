@@ -1,0 +1,58 @@
+"""The backend interface every storage kind implements (restic's Backend, fsspec's FS).
+
+A backend stores immutable objects under keys made by :mod:`storage.keys`. It never judges
+fixity: ``put`` returns the SHA-256 *we* computed from the bytes we sent, and callers verify a
+copy by reading it back through ``open`` and hashing it themselves. Server checksums and ETags
+are never evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol, runtime_checkable
+
+CHUNK = 1 << 20  # 1 MiB: large enough that hashlib releases the GIL, small enough to stay flat
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    object_lock: bool = False
+    versioning: bool = False
+    delete: bool = True
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    sha256: str | None = None  # set by put (our own digest of the bytes written)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    location: str
+    url: str
+    capabilities: Capabilities
+
+    def put(self, key: str, stream: BinaryIO, *, replace: bool = False) -> ObjectInfo:
+        """Store ``stream`` under ``key``; returns size and our SHA-256 of what was sent.
+
+        Without ``replace`` an existing object is never overwritten (ObjectExists), unless
+        it already holds exactly these bytes (a resumed run).
+        """
+
+    def open(self, key: str) -> BinaryIO:
+        """A readable binary stream of the object (ObjectMissing if absent)."""
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        """Size of the object, or None when it does not exist."""
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``."""
+
+    def delete(self, key: str) -> None:
+        """Remove an object (only where policy allows; missing objects are not an error)."""
+
+    def check(self) -> None:
+        """Raise BackendUnavailable when the location cannot be reached or written."""

@@ -1,0 +1,74 @@
+"""One-pass digests: hash while copying, in fixed-size chunks, memory flat in file size."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from storage.backend import CHUNK
+
+
+@dataclass(frozen=True)
+class Digest:
+    sha256: str
+    size: int
+
+
+class HashingReader:
+    """Wraps a stream; every byte read through it is hashed (for streamed puts)."""
+
+    def __init__(self, stream: BinaryIO, on_bytes: Callable[[int], None] | None = None) -> None:
+        self._stream = stream
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self._on_bytes = on_bytes
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        if data:
+            self._hash.update(data)
+            self.size += len(data)
+            if self._on_bytes:
+                self._on_bytes(len(data))
+        return data
+
+    def readinto(self, buf) -> int:  # type: ignore[no-untyped-def]
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+    def digest(self) -> Digest:
+        return Digest(self._hash.hexdigest(), self.size)
+
+
+def hash_stream(stream: BinaryIO, on_bytes: Callable[[int], None] | None = None) -> Digest:
+    h = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(CHUNK):
+        h.update(chunk)
+        size += len(chunk)
+        if on_bytes:
+            on_bytes(len(chunk))
+    return Digest(h.hexdigest(), size)
+
+
+def copy_and_hash(src: BinaryIO, dst: BinaryIO,
+                  on_bytes: Callable[[int], None] | None = None) -> Digest:
+    """Copy ``src`` to ``dst`` and hash the same chunks: each byte is read once."""
+    h = hashlib.sha256()
+    size = 0
+    while chunk := src.read(CHUNK):
+        h.update(chunk)
+        dst.write(chunk)
+        size += len(chunk)
+        if on_bytes:
+            on_bytes(len(chunk))
+    return Digest(h.hexdigest(), size)

@@ -1,0 +1,133 @@
+"""``file:///abs/path`` locations: one file per object under the root.
+
+Writes go to a temporary name in ``<root>/.khoso-tmp``, are fsynced, renamed into place
+atomically and the directory is fsynced, so a crash leaves either the old state or the
+complete object, never a partial one under its final name.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote, urlparse
+
+from storage.backend import Capabilities, ObjectInfo
+from storage.errors import BackendUnavailable, ObjectExists, ObjectMissing, StorageError
+from storage.fixity import copy_and_hash, hash_stream
+from storage.keys import check_key
+
+TMP_DIR = ".khoso-tmp"
+
+
+class FileBackend:
+    capabilities = Capabilities(object_lock=False, versioning=False, delete=True)
+
+    def __init__(self, location: str, url: str, options: dict | None = None) -> None:
+        parsed = urlparse(url)
+        if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+            raise BackendUnavailable(location=location, reason=f"not a file:/// URL: {url}")
+        self.location = location
+        self.url = url
+        self.root = Path(unquote(parsed.path))
+        if not self.root.is_absolute():
+            raise BackendUnavailable(location=location, reason="file URL must be absolute")
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def check(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            (self.root / TMP_DIR).mkdir(exist_ok=True)
+            probe = self.root / TMP_DIR / f"probe-{uuid.uuid4().hex}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise BackendUnavailable(location=self.location,
+                                     reason=f"{self.root}: {exc.strerror}") from exc
+
+    def put(self, key: str, stream: BinaryIO, *, replace: bool = False) -> ObjectInfo:
+        final = self._path(key)
+        tmp_dir = self.root / TMP_DIR
+        tmp = tmp_dir / uuid.uuid4().hex
+        try:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as out:
+                digest = copy_and_hash(stream, out)
+                out.flush()
+                os.fsync(out.fileno())
+            if final.exists() and not replace:
+                with open(final, "rb") as existing:
+                    if hash_stream(existing).sha256 != digest.sha256:
+                        raise ObjectExists(location=self.location, key=key)
+                tmp.unlink()
+                return ObjectInfo(key, digest.size, digest.sha256)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _translate(self.location, key, exc) from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return ObjectInfo(key, digest.size, digest.sha256)
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return open(self._path(key), "rb")
+        except OSError as exc:
+            raise _translate(self.location, key, exc) from exc
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        try:
+            return ObjectInfo(key, self._path(key).stat().st_size)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _translate(self.location, key, exc) from exc
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        base = self.root / prefix.rstrip("/") if prefix else self.root
+        if not base.exists():
+            return
+        for dirpath, dirnames, filenames in os.walk(base):
+            if Path(dirpath) == self.root:
+                dirnames[:] = [d for d in dirnames if d != TMP_DIR]
+            for name in filenames:
+                path = Path(dirpath) / name
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    yield ObjectInfo(key, path.stat().st_size)
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise _translate(self.location, key, exc) from exc
+        parent = path.parent
+        while parent != self.root and parent.is_relative_to(self.root):
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _translate(location: str, key: str, exc: OSError) -> StorageError:
+    if exc.errno == errno.ENOENT:
+        return ObjectMissing(location=location, key=key)
+    return StorageError(location=location, reason=f"{key}: {exc.strerror or exc}")

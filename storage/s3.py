@@ -1,0 +1,403 @@
+"""``s3://bucket/prefix`` locations: one object per key under the prefix, through boto3.
+
+URL: ``s3://bucket[/prefix][?endpoint_url=http://127.0.0.1:9100&region=eu-west-1]``. The
+location's options may also carry ``endpoint_url`` and ``region`` (options win over the URL),
+``profile``, ``multipart_threshold``/``multipart_chunksize`` (bytes), ``max_attempts``, and
+``aws_access_key_id``/``aws_secret_access_key``/``aws_session_token``. Credentials normally come
+from the standard AWS environment variables and profiles that boto3 reads; the options are for
+tests and throwaway servers, since options are stored in the catalog. Credentials never appear
+in a URL or a message.
+
+Writes: an object smaller than ``multipart_threshold`` goes in one PUT with Content-MD5, so a
+body damaged in transit is refused by the server (rclone verifies it, INFRA.md); a larger one
+streams as a multipart upload, each part with its own Content-MD5, aborted on any failure so no
+orphan upload is left behind. Our SHA-256 is computed from the very chunks we send. ETags and
+``x-amz-checksum-*`` are never evidence: no local server verifies them (INFRA.md).
+
+S3 has no "create only if absent" that every server honours (rclone ignores If-None-Match), so
+``put`` looks first and compares an existing object by reading it back and hashing it. That
+check-then-write is not atomic: one writer per key is the catalog's job, not this module's.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import uuid
+from collections.abc import Iterator
+from typing import Any, BinaryIO, cast
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from repository.errors import KhosoError
+from storage.backend import Capabilities, ObjectInfo
+from storage.errors import BackendUnavailable, InvalidKey, ObjectExists, ObjectMissing, StorageError
+from storage.fixity import HashingReader, hash_stream
+from storage.keys import check_key
+from storage.registry import safe_url
+
+MiB = 1 << 20
+DEFAULT_THRESHOLD = 64 * MiB
+DEFAULT_PART_SIZE = 16 * MiB
+MIN_PART_SIZE = 5 * MiB  # S3: every part but the last must be at least 5 MiB
+MAX_PARTS = 10_000  # S3: part numbers 1..10,000
+MAX_S3_KEY_BYTES = 1024
+DEFAULT_ATTEMPTS = 5
+
+_URL_PARAMS = {"endpoint_url", "region"}
+_OPTIONS = _URL_PARAMS | {"profile", "aws_access_key_id", "aws_secret_access_key",
+                          "aws_session_token", "multipart_threshold", "multipart_chunksize",
+                          "max_attempts"}
+# Everything boto, botocore or urllib3 may raise on the wire, plus OSError from sockets.
+_TRANSPORT = (BotoCoreError, ClientError, Urllib3Error, OSError)
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+_REFUSED = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
+            "InvalidToken", "TokenRefreshRequired", "AuthorizationHeaderMalformed"}
+
+
+def _config(max_attempts: int) -> Config:
+    return Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path"},
+        # INFRA.md: without these, ranged GETs against rclone fail with FlexibleChecksumError;
+        # the CRC headers botocore would add are no evidence anyway (we hash the bytes).
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        # Bounded retries: "standard" mode retries throttling, 5xx and connection errors with
+        # jittered exponential backoff, at most max_attempts tries in all; 4xx answers (wrong
+        # credentials, missing object, BadDigest) are final. Every body we send is in-memory
+        # bytes, so a retry resends exactly the same bytes.
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        connect_timeout=10,
+        read_timeout=60,
+    )
+
+
+class S3Backend:
+    def __init__(self, location: str, url: str, options: dict | None = None) -> None:
+        self.location = location
+        self.url = url
+        parsed = urlsplit(url)
+        if parsed.scheme != "s3" or not parsed.hostname:
+            raise BackendUnavailable(location=location, reason=f"not an s3://bucket URL: "
+                                                               f"{safe_url(url)}")
+        if parsed.username or parsed.password:
+            raise BackendUnavailable(location=location, reason="credentials do not belong in "
+                                     "the URL: use the AWS environment or a profile")
+        self.bucket = parsed.netloc
+        self.prefix = unquote(parsed.path).strip("/")
+        if self.prefix:
+            check_key(self.prefix)
+        opts = self._options(dict(parse_qsl(parsed.query, keep_blank_values=True)), options or {})
+        self._endpoint: str | None = opts.get("endpoint_url") or None
+        self._threshold = _int_option(location, opts, "multipart_threshold", DEFAULT_THRESHOLD, 1)
+        self._part_size = _int_option(location, opts, "multipart_chunksize", DEFAULT_PART_SIZE,
+                                      MIN_PART_SIZE)
+        attempts = _int_option(location, opts, "max_attempts", DEFAULT_ATTEMPTS, 1)
+        self._secrets = [str(opts[k]) for k in ("aws_secret_access_key", "aws_session_token",
+                                                "aws_access_key_id") if opts.get(k)]
+        try:
+            session = boto3.session.Session(
+                aws_access_key_id=opts.get("aws_access_key_id"),
+                aws_secret_access_key=opts.get("aws_secret_access_key"),
+                aws_session_token=opts.get("aws_session_token"),
+                profile_name=opts.get("profile"), region_name=opts.get("region"))
+            # S3-compatible servers ignore the region but SigV4 needs one.
+            self._client = session.client("s3", endpoint_url=self._endpoint,
+                                          region_name=session.region_name or "us-east-1",
+                                          config=_config(attempts))
+        except (BotoCoreError, ValueError) as exc:
+            raise BackendUnavailable(location=location, reason=self._scrub(str(exc))) from exc
+        self._capabilities: Capabilities | None = None
+
+    def _options(self, query: dict[str, str], options: dict) -> dict[str, Any]:
+        for given, allowed, where in ((query, _URL_PARAMS, "URL parameter"),
+                                      (options, _OPTIONS, "option")):
+            unknown = sorted(set(given) - allowed)
+            if unknown:
+                known = ", ".join(sorted(allowed))
+                raise BackendUnavailable(location=self.location, reason=f"unknown {where} "
+                                         f"{', '.join(unknown)} (known: {known})")
+        return {**query, **options}
+
+    # -- the Backend interface -------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Object lock and versioning as the bucket reports them, asked once.
+
+        When the bucket cannot be asked (unreachable, refused) the answer is the conservative
+        "neither", and it is asked again next time.
+        """
+        if self._capabilities is None:
+            lock = self._bucket_setting("get_object_lock_configuration")
+            versioning = self._bucket_setting("get_bucket_versioning")
+            if lock is None or versioning is None:
+                return Capabilities(object_lock=False, versioning=False, delete=True)
+            enabled = lock.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled")
+            self._capabilities = Capabilities(object_lock=enabled == "Enabled",
+                                              versioning=versioning.get("Status") == "Enabled",
+                                              delete=True)
+        return self._capabilities
+
+    def check(self) -> None:
+        """The bucket answers and these credentials may write to it.
+
+        Writing is proven by starting and aborting a multipart upload: nothing is stored, so
+        no probe object is left behind (on an object-lock bucket it could never be removed).
+        """
+        probe = self._full(f".khoso-probe/{uuid.uuid4().hex}")
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+            upload = self._client.create_multipart_upload(Bucket=self.bucket, Key=probe)
+            self._client.abort_multipart_upload(Bucket=self.bucket, Key=probe,
+                                                UploadId=upload["UploadId"])
+        except _TRANSPORT as exc:
+            error = self._error(exc, None)
+            if _code(exc) in _MISSING:
+                error = BackendUnavailable(location=self.location,
+                                           reason=f"bucket {self.bucket} does not exist")
+            elif not isinstance(error, BackendUnavailable):
+                error = BackendUnavailable(location=self.location, reason=error.kwargs["reason"])
+            raise error from exc
+
+    def put(self, key: str, stream: BinaryIO, *, replace: bool = False) -> ObjectInfo:
+        full = self._full(key)
+        if not replace:
+            existing = self.stat(key)
+            if existing is not None:
+                return self._same_as_existing(key, existing, stream)
+        reader = HashingReader(stream)
+        buffered: list[bytes] = []
+        total = 0
+        while total < self._threshold:
+            part = self._read_part(reader, key)
+            buffered.append(part)
+            total += len(part)
+            if len(part) < self._part_size:
+                break  # end of stream
+        if total < self._threshold:
+            body = b"".join(buffered)
+            self._call("put_object", key, Key=full, Body=body, ContentMD5=_md5(body))
+        else:
+            self._put_multipart(key, full, reader, buffered)
+        return ObjectInfo(key, reader.size, reader.hexdigest())
+
+    def open(self, key: str) -> BinaryIO:
+        response = self._call("get_object", key, Key=self._full(key))
+        return cast(BinaryIO, _ObjectReader(response["Body"], self, key))
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        try:
+            head = self._call("head_object", key, Key=self._full(key))
+        except ObjectMissing:
+            return None
+        return ObjectInfo(key, int(head["ContentLength"]))
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        if prefix:
+            # Every complete component must be a valid key component; the last one may be
+            # partial ("data/Tà" matches "data/Tài liệu/…"), so check it with a stand-in end.
+            check_key(prefix + "_")
+        base = f"{self.prefix}/" if self.prefix else ""
+        return self._list(base, base + prefix)
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(ObjectMissing):
+            self._call("delete_object", key, Key=self._full(key))
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _full(self, key: str) -> str:
+        full = f"{self.prefix}/{check_key(key)}" if self.prefix else check_key(key)
+        if len(full.encode("utf-8")) > MAX_S3_KEY_BYTES:
+            raise InvalidKey(key=key[:80] + "…", reason="longer than 1,024 bytes with the "
+                             f"location prefix {self.prefix!r}")
+        return full
+
+    def _call(self, operation: str, key: str | None, **params: Any) -> Any:
+        try:
+            return getattr(self._client, operation)(Bucket=self.bucket, **params)
+        except _TRANSPORT as exc:
+            raise self._error(exc, key) from exc
+
+    def _list(self, base: str, full_prefix: str) -> Iterator[ObjectInfo]:
+        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                        Prefix=full_prefix)
+        try:
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield ObjectInfo(item["Key"][len(base):], int(item["Size"]))
+        except _TRANSPORT as exc:
+            raise self._error(exc, None) from exc
+
+    def _read_part(self, reader: HashingReader, key: str) -> bytes:
+        """Up to one part from the source; short only at the end of the stream."""
+        try:
+            data = reader.read(self._part_size)
+            if len(data) in (0, self._part_size):
+                return data
+            buf = bytearray(data)
+            while len(buf) < self._part_size and (more := reader.read(self._part_size - len(buf))):
+                buf += more
+            return bytes(buf)
+        except OSError as exc:
+            raise StorageError(location=self.location,
+                               reason=f"{key}: reading the source failed: {exc}") from exc
+
+    def _put_multipart(self, key: str, full: str, reader: HashingReader,
+                       buffered: list[bytes]) -> None:
+        upload_id = self._call("create_multipart_upload", key, Key=full)["UploadId"]
+        try:
+            parts = []
+            for number, data in enumerate(self._parts(reader, buffered, key), start=1):
+                if number > MAX_PARTS:
+                    raise StorageError(location=self.location, reason=f"{key}: more than "
+                                       f"{MAX_PARTS} parts; raise the multipart_chunksize option")
+                answer = self._call("upload_part", key, Key=full, UploadId=upload_id,
+                                    PartNumber=number, Body=data, ContentMD5=_md5(data))
+                parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+            self._call("complete_multipart_upload", key, Key=full, UploadId=upload_id,
+                       MultipartUpload={"Parts": parts})
+        except BaseException:
+            # Abort even on Ctrl-C; a failed abort must not hide the original error.
+            with contextlib.suppress(*_TRANSPORT):
+                self._client.abort_multipart_upload(Bucket=self.bucket, Key=full,
+                                                    UploadId=upload_id)
+            raise
+
+    def _parts(self, reader: HashingReader, buffered: list[bytes], key: str) -> Iterator[bytes]:
+        """The parts already read, then the rest of the stream; each dropped once sent."""
+        last = b""
+        while buffered:
+            last = buffered.pop(0)
+            yield last
+        while len(last) == self._part_size:
+            last = self._read_part(reader, key)
+            if last:
+                yield last
+
+    def _same_as_existing(self, key: str, existing: ObjectInfo, stream: BinaryIO) -> ObjectInfo:
+        """A resumed run may re-send an object: accept it only if the bytes are the same."""
+        try:
+            incoming = hash_stream(stream)
+        except OSError as exc:
+            raise StorageError(location=self.location,
+                               reason=f"{key}: reading the source failed: {exc}") from exc
+        if incoming.size != existing.size:
+            raise ObjectExists(location=self.location, key=key)
+        with self.open(key) as stored:
+            if hash_stream(stored).sha256 != incoming.sha256:
+                raise ObjectExists(location=self.location, key=key)
+        return ObjectInfo(key, incoming.size, incoming.sha256)
+
+    def _bucket_setting(self, operation: str) -> dict | None:
+        """The bucket's answer; {} for "not configured/not supported"; None if not asked."""
+        try:
+            return getattr(self._client, operation)(Bucket=self.bucket)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            return {} if status in (400, 404, 405, 501) else None
+        except _TRANSPORT:
+            return None
+
+    def _error(self, exc: BaseException, key: str | None) -> KhosoError:
+        """The one place where boto and socket errors become khoso errors."""
+        code = _code(exc)
+        where = f"{key}: " if key else ""
+        if isinstance(exc, ClientError):
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in _MISSING and key is not None:
+                return ObjectMissing(location=self.location, key=key)
+            if code == "NoSuchBucket":
+                return BackendUnavailable(location=self.location,
+                                          reason=f"bucket {self.bucket} does not exist")
+            if code in _REFUSED or status in (401, 403):
+                return BackendUnavailable(location=self.location, reason=f"access refused "
+                                          f"({code}): check the credentials and their "
+                                          f"permissions on bucket {self.bucket}")
+            message = exc.response.get("Error", {}).get("Message", "")
+            return StorageError(location=self.location,
+                                reason=self._scrub(f"{where}{code} {message}".strip()))
+        if isinstance(exc, NoCredentialsError):
+            return BackendUnavailable(location=self.location, reason="no AWS credentials found "
+                                      "(environment, profile or location options)")
+        if isinstance(exc, BotoConnectionError):
+            endpoint = safe_url(self._endpoint) if self._endpoint else "AWS S3"
+            return BackendUnavailable(location=self.location, reason=f"cannot reach {endpoint}")
+        return StorageError(location=self.location,
+                            reason=self._scrub(f"{where}{type(exc).__name__}: {exc}"))
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        if self._endpoint:
+            text = text.replace(self._endpoint, safe_url(self._endpoint))
+        return text
+
+
+class _ObjectReader(io.RawIOBase):
+    """A GET body streamed on demand; transport errors come out as khoso errors.
+
+    botocore's StreamingBody raises IncompleteReadError when fewer bytes arrive than the
+    Content-Length announced, so a truncated transfer is an error here, never a short file.
+    """
+
+    def __init__(self, body: Any, backend: S3Backend, key: str) -> None:
+        super().__init__()
+        self._body = body
+        self._backend = backend
+        self._key = key
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            return self._body.read(None if size is None or size < 0 else size)
+        except _TRANSPORT as exc:
+            raise self._backend._error(exc, self._key) from exc
+
+    def readall(self) -> bytes:
+        return self.read()
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            with contextlib.suppress(*_TRANSPORT):
+                self._body.close()
+        super().close()
+
+
+def _code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def _md5(data: bytes) -> str:
+    """Content-MD5: the server's transport check (not fixity evidence; we keep SHA-256)."""
+    return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
+
+
+def _int_option(location: str, options: dict, name: str, default: int, minimum: int) -> int:
+    value = options.get(name, default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = minimum - 1
+    if isinstance(value, bool) or number < minimum:
+        raise BackendUnavailable(location=location,
+                                 reason=f"option {name} must be an integer of at least {minimum}")
+    return number
