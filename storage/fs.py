@@ -7,6 +7,7 @@ complete object, never a partial one under its final name.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import uuid
@@ -70,10 +71,10 @@ class FileBackend:
             os.replace(tmp, final)
             _fsync_dir(final.parent)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            _discard(tmp)
             raise _translate(self.location, key, exc) from exc
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            _discard(tmp)
             raise
         return ObjectInfo(key, digest.size, digest.sha256)
 
@@ -92,7 +93,12 @@ class FileBackend:
             raise _translate(self.location, key, exc) from exc
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        base = self.root / prefix.rstrip("/") if prefix else self.root
+        if prefix:
+            # Complete components must be valid (no escape from the root); the last one may
+            # be partial: "data/Tà" lists "data/Tài liệu/…", so walk from its parent folder.
+            check_key(prefix + "_")
+        folder = prefix.rpartition("/")[0]
+        base = self.root / folder if folder else self.root
         if not base.exists():
             return
         for dirpath, dirnames, filenames in os.walk(base):
@@ -117,6 +123,12 @@ class FileBackend:
             except OSError:
                 break
             parent = parent.parent
+
+
+def _discard(tmp: Path) -> None:
+    """Best-effort cleanup that must not replace the error being raised."""
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -22,6 +22,9 @@ from repository.cli import (
 from repository.cli.output import stderr
 from repository.errors import InternalError, KhosoError, UsageError
 
+# Recent typer vendors its own click (typer._click); older ones use click itself.
+_PARSE_ERRORS: tuple[type[Exception], ...] = (click.ClickException, typer.exceptions.TyperException)
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="khoso (kho số): a preservation repository for archive centres.")
 
@@ -53,14 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     as_json = "--json" in args
     try:
-        app(args=args, prog_name="khoso", standalone_mode=False)
-        return 0
+        # Without standalone mode click returns typer.Exit's code instead of raising it.
+        code = app(args=args, prog_name="khoso", standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except typer.Exit as done:
         return done.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         return _fail(UsageError(reason="aborted"), as_json)
-    except click.ClickException as exc:
-        return _fail(UsageError(reason=exc.format_message()), as_json)
+    except _PARSE_ERRORS as exc:
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        return _fail(UsageError(reason=message), as_json)
     except KhosoError as err:
         if isinstance(err, InternalError):
             traceback.print_exc()

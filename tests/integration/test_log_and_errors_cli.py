@@ -1,0 +1,96 @@
+"""Exit codes and JSON error documents of the contract; the event log through the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import update
+
+from repository.catalog.models import Event
+from repository.context import open_repository
+from repository.demo import make_sample_transfer
+
+
+def test_log_verify_names_the_edited_event(khoso, tmp_path: Path) -> None:
+    transfer, md = make_sample_transfer(tmp_path / "in", "Hồ sơ", "x")
+    aip = khoso.json("ingest", transfer, "--metadata", md)["aip"]
+    intact = khoso.json("log", "verify")
+    assert intact["intact"] is True and intact["events"] >= 5
+    target = next(e for e in khoso.json("aip", "show", aip)["events"]
+                  if e["type"] == "message digest calculation")
+    repo = open_repository(str(khoso.home))
+    try:
+        with repo.catalog.session() as session:
+            session.execute(update(Event).where(Event.seq == target["seq"])
+                            .values(agent="someone else"))
+    finally:
+        repo.close()
+    broken = khoso.json("log", "verify", code=1)
+    assert broken["intact"] is False
+    assert broken["first_bad"] == target["seq"]
+    human = khoso("log", "verify")
+    assert human.code == 1 and f"event {target['seq']}" in human.out
+
+
+def test_usage_errors_exit_2_with_a_json_document(khoso) -> None:
+    doc = khoso.json("aip", "show", "urn:uuid:missing", code=2)
+    assert doc["error"]["code"] == 2 and "urn:uuid:missing" in doc["error"]["message"]
+    doc = khoso.json("ingest", "--no-such-option", code=2)
+    assert doc["error"]["code"] == 2
+    doc = khoso.json("user", "add", "x", "--role", "emperor", code=2)
+    assert "emperor" in doc["error"]["message"]
+    doc = khoso.json("ingest", ".", "--classification", "ultra", code=2)
+    assert "ultra" in doc["error"]["message"]
+    doc = khoso.json("storage", "add", "x", "ftp://host/x", code=2)
+    assert "ftp" in doc["error"]["message"]
+
+
+def test_missing_home_is_a_configuration_error(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from repository.cli.app import main
+
+    code = main(["--home", str(tmp_path / "nothing"), "aip", "list", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 2 and "khoso init" in doc["error"]["message"]
+
+
+def test_bad_policy_file_names_file_key_and_problem(khoso) -> None:
+    policy = khoso.home / "policies" / "classification.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8").replace(
+        "protection_years: 20", "protection_years: -5"), encoding="utf-8")
+    doc = khoso.json("aip", "list", code=2)
+    message = doc["error"]["message"]
+    assert "classification.yaml" in message
+    assert "levels.2.protection_years" in message
+    assert "greater than or equal to 1" in message
+
+
+def test_broken_yaml_names_the_line(khoso) -> None:
+    policy = khoso.home / "policies" / "replication.yaml"
+    policy.write_text("min_copies: [2\n", encoding="utf-8")
+    doc = khoso.json("aip", "list", code=2)
+    assert "replication.yaml" in doc["error"]["message"]
+    assert "line" in doc["error"]["message"]
+
+
+def test_init_is_idempotent(khoso) -> None:
+    before = khoso.json("storage", "list")
+    again = khoso.json("init")
+    assert again["created"] is False
+    assert khoso.json("storage", "list") == before
+    assert khoso.json("log", "verify")["intact"]
+
+
+def test_console_script_runs_as_a_process(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    exe = Path(sys.executable).with_name("khoso")
+    init = subprocess.run([str(exe), "--home", str(home), "init", "--json"],
+                          capture_output=True, text=True)
+    assert init.returncode == 0, init.stderr
+    assert json.loads(init.stdout)["created"] is True
+    refused = subprocess.run([str(exe), "--home", str(home), "aip", "show", "nope", "--json"],
+                             capture_output=True, text=True)
+    assert refused.returncode == 2
+    assert json.loads(refused.stdout)["error"]["code"] == 2
