@@ -153,7 +153,7 @@ class S3Backend:
         Writing is proven by starting and aborting a multipart upload: nothing is stored, so
         no probe object is left behind (on an object-lock bucket it could never be removed).
         """
-        probe = self._full(f".khoso-probe/{uuid.uuid4().hex}")
+        probe = self._full(f".khoso-probe-{uuid.uuid4().hex}")
         try:
             self._client.head_bucket(Bucket=self.bucket)
             upload = self._client.create_multipart_upload(Bucket=self.bucket, Key=probe)
@@ -165,7 +165,8 @@ class S3Backend:
                 error = BackendUnavailable(location=self.location,
                                            reason=f"bucket {self.bucket} does not exist")
             elif not isinstance(error, BackendUnavailable):
-                error = BackendUnavailable(location=self.location, reason=error.kwargs["reason"])
+                error = BackendUnavailable(location=self.location,
+                                           reason=error.kwargs.get("reason", str(error)))
             raise error from exc
 
     def put(self, key: str, stream: BinaryIO, *, replace: bool = False) -> ObjectInfo:

@@ -72,6 +72,7 @@ class Aip(Base):
     byte_count: Mapped[int] = mapped_column(BigInteger, default=0)
     key_prefix: Mapped[str] = mapped_column(Text)
     tagmanifest_sha256: Mapped[str] = mapped_column(String(64), default="")
+    previous_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     files: Mapped[list[AipFile]] = relationship(
         back_populates="aip", cascade="all, delete-orphan", order_by="AipFile.id")
@@ -94,6 +95,11 @@ class AipFile(Base):
     puid: Mapped[str | None] = mapped_column(String(40), nullable=True)
     mime: Mapped[str | None] = mapped_column(String(200), nullable=True)
     classification: Mapped[str] = mapped_column(String(40), default="unclassified")
+    # Encrypted objects (classified content): the stored bytes differ from the plaintext.
+    stored_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    stored_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    wrapped_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    kek_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     aip: Mapped[Aip] = relationship(back_populates="files")
 
 
@@ -109,6 +115,9 @@ class Replica(Base):
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_verified: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_checked: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A worker's claim on this copy's audit (lease; FOR UPDATE SKIP LOCKED picks free rows).
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     aip: Mapped[Aip] = relationship(back_populates="replicas")
     location: Mapped[Location] = relationship()
 
@@ -190,4 +199,59 @@ class Copy(Base):
     purpose: Mapped[str] = mapped_column(Text, default="")
     dip_path: Mapped[str] = mapped_column(Text)
     classification: Mapped[str] = mapped_column(String(40), default="unclassified")
+    copy_form: Mapped[str] = mapped_column(String(40), default="sao y")
     user: Mapped[User] = relationship()
+
+
+class Extension(Base):
+    """An extension of a protection period (Law 29/2018 Điều 20)."""
+
+    __tablename__ = "extensions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    aip_id: Mapped[str] = mapped_column(ForeignKey("aips.id", ondelete="CASCADE"), index=True)
+    years: Mapped[int] = mapped_column(Integer)
+    approver_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    previous_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    new_until: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class ApiToken(Base):
+    """An HTTP API token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    user: Mapped[User] = relationship()
+
+
+class Checkpoint(Base):
+    """A signed statement of the event chain's head (Ed25519), verifiable outside khoso."""
+
+    __tablename__ = "checkpoints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    key_id: Mapped[str] = mapped_column(String(100))
+    signature: Mapped[str] = mapped_column(Text)
+
+
+class AuditRun(Base):
+    """One audit run: what it covered and found (reports and trends)."""
+
+    __tablename__ = "audit_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    kind: Mapped[str] = mapped_column(String(20), default="manual")
+    copies: Mapped[int] = mapped_column(Integer, default=0)
+    files: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    problems: Mapped[int] = mapped_column(Integer, default=0)

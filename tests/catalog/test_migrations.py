@@ -31,3 +31,35 @@ def test_sqlite_catalog_uses_wal(tmp_path) -> None:  # type: ignore[no-untyped-d
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         catalog.dispose()
+
+
+def test_upgrade_keeps_rows_of_an_older_catalog(database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from repository.catalog.db import alembic_config, make_engine
+
+    engine = make_engine(database_url)
+    try:
+        command.upgrade(alembic_config(engine), "0001")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (id, name, role, created_at) "
+                              "VALUES (1, 'an', 'reader', CURRENT_TIMESTAMP)"))
+            conn.execute(text(
+                "INSERT INTO aips (id, version, title, source, classification, access_mode, "
+                "file_count, byte_count, key_prefix, tagmanifest_sha256, created_at) VALUES "
+                "('urn:uuid:A', 1, 't', 's', 'unclassified', '01', 0, 0, 'p', '', "
+                "CURRENT_TIMESTAMP)"))
+            conn.execute(text(
+                "INSERT INTO copies (aip_id, user_id, copy_number, made_at, purpose, dip_path, "
+                "classification) VALUES ('urn:uuid:A', 1, 1, CURRENT_TIMESTAMP, '', '/x', "
+                "'unclassified')"))
+    finally:
+        engine.dispose()
+    catalog = open_catalog(database_url)  # migrates the rest of the way
+    try:
+        assert current_revision(catalog.engine) == head_revision()
+        with catalog.engine.connect() as conn:
+            assert conn.execute(text("SELECT copy_form FROM copies")).scalar() == "sao y"
+    finally:
+        catalog.dispose()
