@@ -16,12 +16,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from repository import events
-from repository.catalog.models import Aip, Problem, Replica
+from repository.catalog.models import Aip, AipFile, Problem, Replica
 from repository.context import Repository
 from repository.errors import NotFound
+from repository.objects import stored_object
 from repository.progress import NoProgress, Progress
 from storage.errors import StorageError
-from storage.replicate import OK, StoredObject, check_object
+from storage.replicate import OK, check_object
 
 AUDIT_WINDOW_DAYS = 90  # default; TT 05/2025 asks for the whole holding within 3 years
 
@@ -59,14 +60,13 @@ def audit(repo: Repository, aip_id: str | None = None, due_only: bool = False,
     progress = progress or NoProgress()
     replicas = _replicas(repo, aip_id, due_only)
     jobs = [(rep, f) for rep in replicas for f in rep.aip.files]
-    total = sum(f.size for _, f in jobs)
+    total = sum(stored_object(f).size for _, f in jobs)
     with progress.task("auditing", total) as advance, ThreadPoolExecutor(workers) as pool:
         backends = {rep.location.id: repo.backend(rep.location) for rep in replicas}
 
-        def check(job: tuple[Replica, object]) -> str:
+        def check(job: tuple[Replica, AipFile]) -> str:
             rep, f = job
-            obj = StoredObject(f.storage_key, f.sha256, f.size)  # type: ignore[attr-defined]
-            return check_object(backends[rep.location.id], obj, advance)
+            return check_object(backends[rep.location.id], stored_object(f), advance)
 
         results = list(pool.map(check, jobs))
     findings: dict[int, list[Finding]] = defaultdict(list)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from repository import events
 from repository.catalog.models import AipFile, Problem, Replica
 from repository.context import Repository
+from repository.objects import stored_object
 from repository.progress import NoProgress, Progress
 from storage.backend import Backend
 from storage.errors import StorageError
@@ -51,7 +52,7 @@ def _repair_one(repo: Repository, problem: Problem) -> dict:
     if file is None:
         return _finish(repo, problem, {**base, "status": "unrecoverable",
                                        "reason": "file no longer in the catalog"})
-    obj = StoredObject(file.storage_key, file.sha256, file.size)
+    obj = stored_object(file)
     target = repo.backend(problem.location)
     for rep in sources:
         source = repo.backend(rep.location)

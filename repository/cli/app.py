@@ -17,6 +17,7 @@ from repository.cli import (
     audit_cmd,
     ingest_cmd,
     log_cmd,
+    serve_cmd,
     storage_cmd,
 )
 from repository.cli.output import stderr
@@ -36,7 +37,8 @@ def _global(ctx: typer.Context,
     ctx.obj = {"home": home}
 
 
-for module in (admin_cmd, storage_cmd, ingest_cmd, aip_cmd, audit_cmd, access_cmd, log_cmd):
+for module in (admin_cmd, storage_cmd, ingest_cmd, aip_cmd, audit_cmd, access_cmd, log_cmd,
+               serve_cmd):
     module.register(app)
 
 
