@@ -15,7 +15,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from policies.model import AccessPolicy, ClassificationPolicy, Level, ReplicationPolicy
+from policies.model import (
+    AccessPolicy,
+    ClassificationPolicy,
+    IntakePolicy,
+    Level,
+    ReplicationPolicy,
+)
 from repository.errors import ConfigError, Problem, UsageError
 
 DEFAULTS_DIR = Path(__file__).parent
@@ -23,6 +29,7 @@ POLICY_FILES: dict[str, type[BaseModel]] = {
     "classification": ClassificationPolicy,
     "replication": ReplicationPolicy,
     "access": AccessPolicy,
+    "intake": IntakePolicy,
 }
 
 
@@ -31,6 +38,7 @@ class Policies:
     classification: ClassificationPolicy
     replication: ReplicationPolicy
     access: AccessPolicy
+    intake: IntakePolicy
 
     def level(self, name: str | None) -> Level:
         """The level for a key or alias (case-insensitive); unknown names are usage errors."""

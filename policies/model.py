@@ -70,3 +70,21 @@ class AccessPolicy(_Strict):
         if missing:
             raise ValueError(f"roles {sorted(missing)} must be defined")
         return roles
+
+
+class IntakeLimits(_Strict):
+    max_total_bytes: int = Field(default=100 * 2**30, ge=1)
+    max_files: int = Field(default=1_000_000, ge=1)
+    max_ratio: float = Field(default=200, gt=1)
+    max_path_bytes: int = Field(default=4096, ge=64)
+
+
+class VirusScanPolicy(_Strict):
+    socket: str = "/var/run/clamav/clamd.ctl"
+    allow_without_scanner: bool = False
+
+
+class IntakePolicy(_Strict):
+    source: str = ""
+    limits: IntakeLimits = IntakeLimits()
+    virus_scan: VirusScanPolicy = VirusScanPolicy()
