@@ -1,0 +1,894 @@
+"""Strict BagIt validation (RFC 8493; BagIt 0.93 to 1.0) of the bags khoso is asked to keep.
+
+    report = validate_bag(path, profile=None, processes=2, fast=False)
+
+``report.valid`` is true when ``report.errors`` is empty; ``errors`` and ``warnings`` are
+:class:`~repository.errors.Problem` values with a stable kebab-case ``code``, the bag-relative
+``path`` concerned and the ``rule`` (RFC section or profile key) behind them. ``payload`` lists
+every regular file under ``data/`` with its size and the digests of every manifest algorithm
+(computed from the bytes; with ``fast=True`` nothing is hashed and the digests are the declared
+ones, flagged by a ``fixity-not-checked`` warning). The validator never writes to the bag.
+
+bagit-python 1.9 supplies the algorithm list; its reading of the tag files is replaced by
+``ingest.bagit_parsers`` because it stops at the first problem and lets through, among others,
+``BagIt-Version : 1.0``, a raw ``%`` in 1.0 manifest paths, manifests in unknown algorithms,
+unfetched ``fetch.txt`` items and Windows drive/UNC paths. ``bagit_profile`` checks profiles,
+except for Bag-Info, which is checked here (the library stops at the first missing tag and
+insists that ``BagIt-Profile-Identifier`` equals the URL the profile was loaded from; as in
+bagit-java, a bag need not name the profile the caller chose). The profile's own consistency
+and the Profiles 1.4 keys ``Require-Fetch.txt`` and ``Data-Empty`` are checked here too.
+
+Decisions:
+
+* Safety. Files are found by walking the bag without following links; a path read from a
+  manifest or ``fetch.txt`` is only ever a key into that walk, never opened. Symlinks, devices
+  and FIFOs anywhere in the bag are errors. Escapes (``..``, absolute, ``~``, drive letters,
+  UNC, URL schemes, ``%VAR%``) are errors on every OS: copies travel to other systems.
+* Holey bags. khoso never downloads. A ``fetch.txt`` item must be listed in every payload
+  manifest and already be present; an absent one is ``fetch-not-allowed``.
+* Unicode normalization and case (RFC 8493 §5.1, §5.2). A manifest entry with no file of
+  exactly that name, but exactly one file equal to it after NFC normalization (or, failing
+  that, after case folding), is matched to that file with a ``name-normalization-mismatch``
+  (``name-case-mismatch``) warning; its checksum must still verify. Two entries of one
+  manifest that land on the same file this way are ``name-normalization-collision``
+  (``name-case-collision``): a warning before BagIt 1.0, an error in 1.0, as for any file
+  listed twice. An entry matching no file, or several, is ``payload-file-missing``. Two files
+  on disk whose names are equal after NFC are an error (they cannot both survive a copy to
+  macOS or a normalizing store); equal after case folding only, a warning.
+* OS metadata files (``.DS_Store``, ``Thumbs.db``, ...) in the payload get a warning. One that
+  a manifest lists but is absent is excused with a warning only when every listed checksum is
+  that of zero bytes, so nothing was lost; it still counts in Payload-Oxum.
+* Every checksum that can be verified must verify, tag manifests included, in every version
+  (bagit-python ignores tag manifests before 0.97). Before 0.97 a tag manifest entry naming
+  something that is not a file in the bag is only a warning, as those versions did not yet
+  require tag files to be present.
+* Every payload file must be listed in every payload manifest in BagIt 1.0; before 1.0 in at
+  least one, manifests that differ getting a ``manifest-sets-differ`` warning (RFC 8493 §3).
+* A manifest in an algorithm khoso cannot compute is ``unsupported-algorithm``: an error when
+  no payload manifest can be verified, else a warning.
+
+Problem codes: bag-not-found, bag-not-a-directory, bag-unreadable, symlink-in-bag,
+special-file-in-bag, name-not-utf8, bag-declaration-missing, bag-declaration-invalid,
+bag-declaration-whitespace, bag-version-unsupported, tag-encoding-unsupported,
+tag-file-encoding-invalid, tag-file-bom, tag-file-too-large, tag-file-unreadable,
+payload-directory-missing, manifest-missing, manifest-name-not-canonical, manifest-line-invalid,
+manifest-binary-marker, manifest-path-not-canonical, manifest-path-encoding-invalid,
+manifest-path-whitespace, manifest-duplicate-entry, manifest-entry-outside-payload,
+manifest-sets-differ, tag-manifest-lists-payload, path-escape, path-not-portable,
+unsupported-algorithm, payload-file-missing, payload-file-not-in-manifest,
+payload-file-unreadable, payload-digest-mismatch, tag-file-missing, tag-digest-mismatch,
+name-normalization-mismatch, name-case-mismatch, name-normalization-collision,
+name-case-collision, os-metadata-file, os-metadata-file-missing, bag-info-invalid,
+bag-info-whitespace, oxum-malformed, oxum-mismatch, fetch-line-invalid, fetch-url-invalid,
+fetch-target-not-payload, fetch-entry-not-in-manifest, fetch-not-allowed,
+fetch-length-mismatch, fixity-not-checked, profile-unavailable, profile-invalid,
+profile-nonconforming, profile-identifier-mismatch, profile-serialization-unchecked,
+serialization-invalid, serialization-unsafe-member, serialization-no-base-directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tarfile
+import unicodedata
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import bagit_profile
+
+from ingest.bagit_parsers import (
+    RFC_VERSION,
+    SUPPORTED_ALGORITHMS,
+    SUPPORTED_VERSIONS,
+    BagDeclaration,
+    FetchEntry,
+    Findings,
+    Manifest,
+    ManifestEntry,
+    Parsed,
+    Version,
+    escape_reason,
+    manifest_kind,
+    parse_oxum,
+    quoted,
+    read_bag_info,
+    read_bagit_txt,
+    read_fetch,
+    read_manifest,
+    unicode_form,
+)
+from ingest.safety import find_collisions, shown
+from repository.errors import InvalidInput, Problem
+
+__all__ = ["BagReport", "PayloadEntry", "UnpackedBag", "load_profile", "open_serialized_bag",
+           "validate_bag"]
+
+CHUNK = 1024 * 1024
+MAX_TAG_FILE = 256 * 1024 * 1024
+MAX_PROFILE = 1024 * 1024
+OS_METADATA = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"})
+_MISMATCH = {
+    "normalization": ("name-normalization-mismatch", "Unicode normalization (NFC/NFD)",
+                      "RFC 8493 §5.1"),
+    "case": ("name-case-mismatch", "letter case", "RFC 8493 §5.2"),
+    "whitespace": ("manifest-path-whitespace", "trailing whitespace", "RFC 8493 §2.1.3"),
+}
+
+Digests = dict[str, dict[str, dict[str, str]]]  # path -> algorithm -> digest -> manifest name
+
+
+@dataclass(frozen=True)
+class PayloadEntry:
+    path: str  # bag-relative, e.g. "data/report.pdf"
+    size: int
+    digests: dict[str, str]
+
+
+@dataclass(frozen=True)
+class BagReport:
+    valid: bool
+    version: str | None
+    errors: list[Problem]
+    warnings: list[Problem]
+    payload: list[PayloadEntry]
+
+
+@dataclass(frozen=True)
+class UnpackedBag:
+    root: Path
+    warnings: list[Problem]
+
+
+@dataclass
+class _Tree:
+    files: dict[str, int] = field(default_factory=dict)  # regular files -> size
+    dirs: set[str] = field(default_factory=set)
+
+    def payload(self) -> list[str]:
+        return sorted(p for p in self.files if p.startswith("data/"))
+
+    def tags(self) -> set[str]:
+        return {p for p in self.files if not p.startswith("data/")}
+
+
+def validate_bag(path: Path, *, profile: str | Path | None = None, processes: int = 2,
+                 fast: bool = False) -> BagReport:
+    """Check the bag at ``path`` (a directory) against RFC 8493 and, if given, a BagIt Profile."""
+    found = Findings()
+    root = Path(path)
+    if not root.is_dir():
+        code, what = (("bag-not-a-directory", "is a file; unpack a serialized bag first")
+                      if root.exists() else ("bag-not-found", "does not exist"))
+        found.error(code, f"{root} {what}", path=str(root))
+        return BagReport(False, None, found.errors, found.warnings, [])
+    check = _BagCheck(root, found, max(1, processes), fast)
+    check.run()
+    if profile is not None and check.declaration is not None:
+        _check_profile(check, profile)
+    version = check.declaration.version if check.declaration else None
+    return BagReport(not found.errors, version, found.errors, found.warnings, check.payload)
+
+
+class _BagCheck:
+    def __init__(self, root: Path, found: Findings, processes: int, fast: bool) -> None:
+        self.root, self.found, self.processes, self.fast = root, found, processes, fast
+        self.tree = _Tree()
+        self.declaration: BagDeclaration | None = None
+        self.manifests: list[Manifest] = []
+        self.tag_manifests: list[Manifest] = []
+        self.info_name = "bag-info.txt"
+        self.info: tuple[tuple[str, str], ...] = ()
+        self.fetch: tuple[FetchEntry, ...] = ()
+        self.payload: list[PayloadEntry] = []
+        self._resolver = _Resolver([])
+        self._noted: set[tuple[str, str]] = set()
+
+    @property
+    def version(self) -> Version:
+        return self.declaration.version_info if self.declaration else RFC_VERSION
+
+    @property
+    def encoding(self) -> str:
+        return self.declaration.encoding if self.declaration else "utf-8"
+
+    def run(self) -> None:
+        self.tree = _walk(self.root, self.found)
+        self.declaration = self._read_declaration()
+        if self.declaration is None:
+            return
+        if "data" not in self.tree.dirs:
+            self.found.error("payload-directory-missing", "the bag has no data/ directory",
+                             path="data", rule="RFC 8493 §2.1.2")
+        self._load_tag_files()
+        payload_digests, excused = self._match_payload()
+        tag_digests = self._match_tags()
+        self._check_fetch()
+        computed = self._verify_payload(payload_digests)
+        self._verify_tags(tag_digests)
+        self._check_oxum(len(excused))
+        self._check_names()
+        self.payload = [PayloadEntry(p, self.tree.files[p], computed.get(p, {}))
+                        for p in self.tree.payload()]
+
+    def _read(self, rel: str) -> bytes | None:
+        if self.tree.files[rel] > MAX_TAG_FILE:
+            self.found.error("tag-file-too-large", f"{rel} is larger than {MAX_TAG_FILE} bytes; "
+                             "khoso does not read tag files that large", path=rel)
+            return None
+        try:
+            with _open_regular(self.root / rel) as handle:
+                return handle.read()
+        except OSError as exc:
+            self.found.error("tag-file-unreadable", f"cannot read {rel}: {exc}", path=rel)
+            return None
+
+    def _read_declaration(self) -> BagDeclaration | None:
+        if "bagit.txt" not in self.tree.files:
+            hint = (" (.bagit/ is the draft BagIt 2.0 layout, which RFC 8493 does not define)"
+                    if ".bagit/bagit.txt" in self.tree.files else "")
+            self.found.error("bag-declaration-missing", "the bag has no bagit.txt in its base "
+                             f"directory{hint}; this is not a BagIt bag", path="bagit.txt",
+                             rule="RFC 8493 §2.1.1")
+            return None
+        data = self._read("bagit.txt")
+        declaration = None if data is None else self.found.take(read_bagit_txt(data))
+        if declaration is not None and declaration.version_info not in SUPPORTED_VERSIONS:
+            self.found.error("bag-version-unsupported", f"bagit.txt declares BagIt-Version "
+                             f"{declaration.version}; khoso validates 0.93 to 0.97 and 1.0",
+                             path="bagit.txt", field="BagIt-Version", rule="RFC 8493 §2.1.1")
+            return None
+        return declaration
+
+    def _load_tag_files(self) -> None:
+        for name in sorted(n for n in self.tree.files if "/" not in n):
+            kind = manifest_kind(name)
+            if kind is None:
+                continue
+            if kind[1] != kind[1].lower():
+                self.found.warn("manifest-name-not-canonical", f"{name}: algorithm names in "
+                                "manifest file names are lowercase", path=name,
+                                rule="RFC 8493 §2.4")
+            data = self._read(name)
+            if data is not None:
+                manifest = self.found.take(read_manifest(
+                    data, name=name, version=self.version, encoding=self.encoding))
+                (self.tag_manifests if manifest.tag else self.manifests).append(manifest)
+        self._check_algorithms()
+        self.info_name = "package-info.txt" if self.version < (0, 96) else "bag-info.txt"
+        if self.info_name in self.tree.files and (data := self._read(self.info_name)):
+            self.info = self.found.take(read_bag_info(
+                data, name=self.info_name, version=self.version, encoding=self.encoding))
+        if "fetch.txt" in self.tree.files and (data := self._read("fetch.txt")):
+            self.fetch = self.found.take(read_fetch(data, version=self.version,
+                                                    encoding=self.encoding))
+
+    def _check_algorithms(self) -> None:
+        if not self.manifests:
+            self.found.error("manifest-missing", "the bag has no payload manifest "
+                             "(manifest-<algorithm>.txt, e.g. manifest-sha256.txt)",
+                             rule="RFC 8493 §2.1.3")
+        verifiable = any(m.algorithm in SUPPORTED_ALGORITHMS for m in self.manifests)
+        for manifest in self.manifests + self.tag_manifests:
+            if manifest.algorithm not in SUPPORTED_ALGORITHMS:
+                self.found.add(
+                    "unsupported-algorithm", f"{manifest.name}: unsupported algorithm "
+                    f"{quoted(manifest.algorithm)}; khoso verifies "
+                    f"{', '.join(sorted(SUPPORTED_ALGORITHMS))}",
+                    as_error=not manifest.tag and not verifiable, path=manifest.name,
+                    rule="RFC 8493 §2.4")
+
+    def _match_payload(self) -> tuple[Digests, set[str]]:
+        payload = self.tree.payload()
+        self._resolver = _Resolver(payload)
+        digests: Digests = {}
+        listed: dict[str, set[str]] = {}
+        missing: dict[str, list[tuple[Manifest, ManifestEntry]]] = {}
+        for manifest in self.manifests:
+            hits: dict[str, list[tuple[ManifestEntry, str | None]]] = {}
+            for entry in manifest.entries:
+                disk, how = self._resolver.resolve(entry.path)
+                if disk is None:
+                    missing.setdefault(entry.path, []).append((manifest, entry))
+                else:
+                    hits.setdefault(disk, []).append((entry, how))
+            for disk, entries in hits.items():
+                self._spellings(manifest, disk, entries)
+                listed.setdefault(disk, set()).add(manifest.name)
+                by_digest = digests.setdefault(disk, {}).setdefault(manifest.algorithm, {})
+                by_digest.update((entry.digest, manifest.name) for entry, _ in entries)
+        self._unlisted(payload, listed)
+        return digests, self._missing(missing)
+
+    def _spellings(self, manifest: Manifest, disk: str,
+                   entries: list[tuple[ManifestEntry, str | None]]) -> None:
+        if len(entries) == 1:
+            entry, how = entries[0]
+            if how is not None and (entry.path, disk) not in self._noted:
+                self._noted.add((entry.path, disk))
+                code, what, rule = _MISMATCH[how]
+                listed, found = quoted(entry.path), quoted(disk)
+                if how == "normalization":
+                    listed += f" ({unicode_form(entry.path)})"
+                    found += f" ({unicode_form(disk)})"
+                self.found.warn(code, f"{manifest.name} lists {listed}; the file in the bag is "
+                                f"{found}, which differs only by {what}", path=disk, rule=rule)
+            return
+        names = [entry.path for entry, _ in entries]
+        same_nfc = len({_nfc(n) for n in names}) == 1
+        code = "name-normalization-collision" if same_nfc else "name-case-collision"
+        what = "Unicode normalization (NFC/NFD)" if same_nfc else "letter case"
+        spelled = ", ".join(quoted(n) + (f" ({unicode_form(n)})" if same_nfc else "")
+                            for n in names)
+        self.found.add(code, f"{manifest.name} lists the file {quoted(disk)} {len(names)} times, "
+                       f"as {spelled}, which differ only by {what}",
+                       as_error=self.version >= RFC_VERSION, path=disk,
+                       rule="RFC 8493 §5.1" if same_nfc else "RFC 8493 §5.2")
+
+    def _unlisted(self, payload: list[str], listed: dict[str, set[str]]) -> None:
+        names = [m.name for m in self.manifests]
+        for disk in payload:
+            lacking = [n for n in names if n not in listed.get(disk, set())]
+            # RFC 8493 §3: 1.0 wants every payload file in every manifest; 0.97 in at least one.
+            if lacking and (len(lacking) == len(names) or self.version >= RFC_VERSION):
+                self.found.error("payload-file-not-in-manifest", f"{shown(disk)} is in the "
+                                 f"payload but not listed in {', '.join(lacking)}",
+                                 path=shown(disk), rule="RFC 8493 §3")
+        if len({frozenset(_nfc(e.path) for e in m.entries) for m in self.manifests}) > 1:
+            self.found.warn("manifest-sets-differ", f"the payload manifests {', '.join(names)} "
+                            "do not list the same files", rule="RFC 8493 §2.1.3")
+
+    def _missing(self, missing: dict[str, list[tuple[Manifest, ManifestEntry]]]) -> set[str]:
+        to_fetch = {_nfc(e.path) for e in self.fetch}
+        excused: set[str] = set()
+        for path, hits in missing.items():
+            if _nfc(path) in to_fetch:
+                continue
+            lists = ", ".join(sorted({manifest.name for manifest, _ in hits}))
+            if _is_os_metadata(path) and all(_is_empty(m.algorithm, e.digest) for m, e in hits):
+                excused.add(path)
+                self.found.warn("os-metadata-file-missing", f"{quoted(path)} (operating-system "
+                                f"metadata, zero bytes per {lists}) is not in the bag; copy "
+                                "tools often drop such files", path=path, rule="RFC 8493 §3")
+                continue
+            self.found.error("payload-file-missing", f"{quoted(path)} is listed in {lists} but "
+                             "is not in the bag", path=path, rule="RFC 8493 §3")
+        return excused
+
+    def _match_tags(self) -> Digests:
+        digests: Digests = {}
+        tags = self.tree.tags()
+        for manifest in self.tag_manifests:
+            for entry in manifest.entries:
+                if entry.path in tags:
+                    by_digest = digests.setdefault(entry.path, {}).setdefault(
+                        manifest.algorithm, {})
+                    by_digest[entry.digest] = manifest.name
+                    continue
+                what = "is a directory" if entry.path in self.tree.dirs else "is not in the bag"
+                self.found.add("tag-file-missing", f"{manifest.name} lists {quoted(entry.path)}, "
+                               f"which {what}", as_error=self.version >= (0, 97),
+                               path=entry.path, rule="RFC 8493 §3")
+        return digests
+
+    def _check_fetch(self) -> None:
+        listed = [(m.name, {_nfc(e.path) for e in m.entries}) for m in self.manifests]
+        for entry in self.fetch:
+            where = f"fetch.txt line {entry.line}"
+            if not entry.path.startswith("data/"):
+                self.found.error("fetch-target-not-payload", f"{where}: {quoted(entry.path)} is "
+                                 "not under data/; fetch.txt lists payload files only",
+                                 path=entry.path, rule="RFC 8493 §2.2.3")
+                continue
+            lacking = [name for name, paths in listed if _nfc(entry.path) not in paths]
+            if lacking:
+                self.found.error("fetch-entry-not-in-manifest", f"{where}: {quoted(entry.path)} is "
+                                 f"not listed in {', '.join(lacking)}", path=entry.path,
+                                 rule="RFC 8493 §2.2.3")
+            disk, _ = self._resolver.resolve(entry.path)
+            if disk is None:
+                self.found.error("fetch-not-allowed", f"{where}: {quoted(entry.path)} is to be "
+                                 f"fetched from {entry.url} and is not in the bag; khoso never "
+                                 "downloads: fetch it, then submit the complete bag",
+                                 path=entry.path, rule="RFC 8493 §2.2.3")
+            elif entry.length is not None and entry.length != self.tree.files[disk]:
+                self.found.warn("fetch-length-mismatch", f"{where} gives {entry.length} bytes "
+                                f"for {quoted(disk)}, which has {self.tree.files[disk]}", path=disk,
+                                rule="RFC 8493 §6.3")
+
+    def _verify_payload(self, digests: Digests) -> dict[str, dict[str, str]]:
+        jobs = {p: frozenset(a for a in algs if a in SUPPORTED_ALGORITHMS)
+                for p, algs in digests.items()}
+        if self.fast:
+            self.found.warn("fixity-not-checked", "fast validation: payload checksums were not "
+                            "computed; the digests reported are the manifests' own")
+            return {p: {a: min(d) for a, d in algs.items() if a in jobs[p]}
+                    for p, algs in digests.items()}
+        return self._compare(self._hash_all(jobs, "payload-file-unreadable"), digests,
+                             "payload-digest-mismatch")
+
+    def _verify_tags(self, digests: Digests) -> None:
+        jobs = {p: frozenset(a for a in algs if a in SUPPORTED_ALGORITHMS)
+                for p, algs in digests.items()}
+        computed = self._hash_all(jobs, "tag-file-unreadable")
+        self._compare(computed, digests, "tag-digest-mismatch")
+
+    def _hash_all(self, jobs: dict[str, frozenset[str]],
+                  unreadable: str) -> dict[str, dict[str, str]]:
+        def work(item: tuple[str, frozenset[str]]) -> tuple[str, dict[str, str] | OSError]:
+            try:
+                return item[0], _hash_file(self.root / item[0], item[1])
+            except OSError as exc:
+                return item[0], exc
+
+        results: dict[str, dict[str, str]] = {}
+        with ThreadPoolExecutor(max_workers=self.processes) as pool:
+            for rel, outcome in pool.map(work, sorted(jobs.items())):
+                if isinstance(outcome, OSError):
+                    self.found.error(unreadable, f"cannot read {quoted(rel)}: {outcome}", path=rel)
+                else:
+                    results[rel] = outcome
+        return results
+
+    def _compare(self, computed: dict[str, dict[str, str]], digests: Digests,
+                 code: str) -> dict[str, dict[str, str]]:
+        for rel, actual in computed.items():
+            for algorithm, value in actual.items():
+                for expected, manifest in digests[rel][algorithm].items():
+                    if expected != value:
+                        self.found.error(code, f"{quoted(rel)}: {algorithm} is {value}, but "
+                                         f"{manifest} says {expected}; the file changed after "
+                                         "bagging", path=rel, rule="RFC 8493 §3",
+                                         extra={"algorithm": algorithm, "expected": expected,
+                                                "found": value})
+        return computed
+
+    def _check_oxum(self, excused: int) -> None:
+        values = [v for label, v in self.info if label.casefold() == "payload-oxum"]
+        if not values:
+            return
+        oxum = parse_oxum(values[0]) if len(set(values)) == 1 else None
+        if oxum is None:
+            self.found.error("oxum-malformed", f"{self.info_name}: Payload-Oxum "
+                             f"{quoted(' / '.join(values))} is not one OctetCount.StreamCount",
+                             path=self.info_name, field="Payload-Oxum", rule="RFC 8493 §2.2.2")
+            return
+        payload = self.tree.payload()
+        actual = (sum(self.tree.files[p] for p in payload), len(payload) + excused)
+        if oxum != actual:
+            self.found.error("oxum-mismatch", f"{self.info_name}: Payload-Oxum {values[0]} "
+                             f"declares {oxum[1]} files and {oxum[0]} bytes; the payload has "
+                             f"{actual[1]} files and {actual[0]} bytes", path=self.info_name,
+                             field="Payload-Oxum", rule="RFC 8493 §2.2.2")
+
+    def _check_names(self) -> None:
+        payload = self.tree.payload()
+        for problem in find_collisions(payload):
+            bucket = (self.found.errors if problem.code == "name-normalization-collision"
+                      else self.found.warnings)
+            bucket.append(problem)
+        for rel in payload:
+            if _is_os_metadata(rel):
+                self.found.warn("os-metadata-file", f"{shown(rel)} is operating-system metadata, "
+                                "not part of the records; leave it out of transfers",
+                                path=shown(rel))
+
+
+class _Resolver:
+    """Finds the file a manifest entry names: exactly, else by NFC, case or trailing space."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.exact = set(names)
+        self.by_nfc: dict[str, list[str]] = {}
+        self.by_fold: dict[str, list[str]] = {}
+        for name in names:
+            self.by_nfc.setdefault(_nfc(name), []).append(name)
+            self.by_fold.setdefault(_nfc(name).casefold(), []).append(name)
+
+    def resolve(self, path: str) -> tuple[str | None, str | None]:
+        if path in self.exact:
+            return path, None
+        for index, how in ((self.by_nfc, "normalization"), (self.by_fold, "case")):
+            found = index.get(_nfc(path).casefold() if how == "case" else _nfc(path), [])
+            if len(found) == 1:
+                return found[0], how
+        stripped = path.rstrip(" \t")
+        if stripped != path and stripped in self.exact:
+            return stripped, "whitespace"
+        return None, None
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _is_os_metadata(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name.casefold() in OS_METADATA or name.startswith("._")
+
+
+def _is_empty(algorithm: str, digest: str) -> bool:
+    return (algorithm in SUPPORTED_ALGORITHMS
+            and hashlib.new(algorithm).hexdigest() == digest)
+
+
+def _undecodable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _walk(root: Path, found: Findings) -> _Tree:
+    """Every entry under ``root``, without following links (they are reported, not entered)."""
+    tree = _Tree()
+    pending: list[tuple[str, str]] = [("", str(root))]
+    while pending:
+        prefix, directory = pending.pop()
+        try:
+            with os.scandir(directory) as scan:
+                entries = list(scan)
+        except OSError as exc:
+            found.error("bag-unreadable", f"cannot list {shown(prefix) or 'the bag'}: "
+                        f"{exc.strerror}", path=shown(prefix.rstrip("/")) or ".")
+            continue
+        for entry in entries:
+            _classify(entry, prefix + entry.name, tree, pending, found)
+    return tree
+
+
+def _classify(entry: os.DirEntry[str], rel: str, tree: _Tree, pending: list[tuple[str, str]],
+              found: Findings) -> None:
+    if _undecodable(entry.name):
+        found.error("name-not-utf8", f"{quoted(rel)}: the name is not valid UTF-8, so no "
+                    "manifest can list it", path=shown(rel))
+    try:
+        if entry.is_symlink():
+            found.error("symlink-in-bag", f"{quoted(rel)} is a symbolic link; a bag must hold "
+                        "the files themselves", path=shown(rel))
+        elif entry.is_dir(follow_symlinks=False):
+            tree.dirs.add(rel)
+            pending.append((rel + "/", entry.path))
+        elif entry.is_file(follow_symlinks=False):
+            tree.files[rel] = entry.stat(follow_symlinks=False).st_size
+        else:
+            found.error("special-file-in-bag", f"{quoted(rel)} is a device, FIFO or socket, not "
+                        "a regular file", path=shown(rel))
+    except OSError as exc:
+        found.error("bag-unreadable", f"cannot examine {quoted(rel)}: {exc.strerror}",
+                    path=shown(rel))
+
+
+@contextmanager
+def _open_regular(path: Path) -> Iterator[IO[bytes]]:
+    """Open a file for reading, refusing links, FIFOs and devices swapped in after the walk."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    handle = os.fdopen(os.open(path, flags), "rb")
+    with handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        yield handle
+
+
+def _hash_file(path: Path, algorithms: frozenset[str]) -> dict[str, str]:
+    """Every requested digest of one file from a single read in 1 MiB chunks."""
+    hashers = {a: hashlib.new(a) for a in algorithms}
+    with _open_regular(path) as handle:
+        while chunk := handle.read(CHUNK):
+            for hasher in hashers.values():
+                hasher.update(chunk)
+    return {a: h.hexdigest() for a, h in hashers.items()}
+
+
+# --- BagIt Profiles -------------------------------------------------------------------------
+
+_PROFILE_CHECKS: tuple[tuple[str, str, tuple[int, ...] | None], ...] = (
+    ("Manifests-Required", "validate_manifests_required", None),
+    ("Tag-Manifests-Required", "validate_tag_manifests_required", None),
+    ("Manifests-Allowed", "validate_payload_manifests_allowed", (1, 3, 0)),
+    ("Tag-Manifests-Allowed", "validate_tag_manifests_allowed", (1, 3, 0)),
+    ("Tag-Files-Required", "validate_tag_files_required", None),
+    ("Tag-Files-Allowed", "validate_tag_files_allowed", (1, 2, 0)),
+    ("Allow-Fetch.txt", "validate_allow_fetch", None),
+    ("Accept-BagIt-Version", "validate_accept_bagit_version", None),
+)
+
+
+def load_profile(source: str | Path) -> Parsed[bagit_profile.Profile | None]:
+    """A BagIt Profile from a local path, a file: URL or an http(s) URL."""
+    found = Findings()
+    text = _profile_text(str(source), found)
+    if text is None:
+        return found.result(None)
+    try:
+        document = json.loads(text)
+        info = document.get("BagIt-Profile-Info") or {}
+        identifier = info.get("BagIt-Profile-Identifier") or str(source)
+        profile = bagit_profile.Profile(identifier, profile=document)
+        contradictions = _profile_contradictions(document)
+    except (bagit_profile.ProfileValidationError, ValueError, KeyError, TypeError,
+            AttributeError) as exc:
+        found.error("profile-invalid", f"{source} is not a usable BagIt Profile: {exc}",
+                    path=str(source))
+        return found.result(None)
+    for reason in contradictions:
+        found.error("profile-invalid", f"{source} is not a usable BagIt Profile: {reason}",
+                    path=str(source))
+    return found.result(None if found.errors else profile)
+
+
+_BAG_INFO_OPTIONS = frozenset({"required", "values", "repeatable", "description", "recommended"})
+
+
+def _profile_contradictions(document: dict[str, Any]) -> list[str]:
+    """Rules of the BagIt Profiles specification that bagit_profile 1.3.1 does not check."""
+    reasons = []
+    for tag, options in (document.get("Bag-Info") or {}).items():
+        unknown = sorted(set(options) - _BAG_INFO_OPTIONS) if isinstance(options, dict) else []
+        if not isinstance(options, dict) or unknown:
+            reasons.append(f"Bag-Info {tag} has options {unknown or options!r}; allowed are "
+                           f"{', '.join(sorted(_BAG_INFO_OPTIONS))}")
+    for required, allowed in (("Manifests-Required", "Manifests-Allowed"),
+                              ("Tag-Manifests-Required", "Tag-Manifests-Allowed")):
+        extra = set(document.get(required) or []) - set(document.get(allowed) or [])
+        if allowed in document and extra:
+            reasons.append(f"{required} lists {sorted(extra)}, which {allowed} does not allow")
+    if document.get("Require-Fetch.txt") is True and document.get("Allow-Fetch.txt") is False:
+        reasons.append("Require-Fetch.txt is true while Allow-Fetch.txt is false")
+    return reasons
+
+
+def _profile_text(source: str, found: Findings) -> str | None:
+    parts = urlsplit(source)
+    try:
+        if parts.scheme in ("http", "https"):
+            with urllib.request.urlopen(source, timeout=30) as response:
+                data = response.read(MAX_PROFILE + 1)
+        else:
+            path = Path(url2pathname(parts.path)) if parts.scheme == "file" else Path(source)
+            with path.open("rb") as handle:
+                data = handle.read(MAX_PROFILE + 1)
+    except (OSError, ValueError) as exc:
+        found.error("profile-unavailable", f"cannot read the BagIt Profile {source}: {exc}",
+                    path=source)
+        return None
+    if len(data) > MAX_PROFILE:
+        found.error("profile-invalid", f"{source} is larger than {MAX_PROFILE} bytes",
+                    path=source)
+        return None
+    return data.decode("utf-8-sig", errors="replace")
+
+
+class _ProfileView:
+    """The parts of a ``bagit.Bag`` that ``bagit_profile`` reads, filled from our own parse."""
+
+    def __init__(self, check: _BagCheck, declaration: BagDeclaration) -> None:
+        self.path = str(check.root)
+        self.tags = {"BagIt-Version": declaration.version,
+                     "Tag-File-Character-Encoding": declaration.encoding}
+        self._manifests = [str(check.root / m.name) for m in check.manifests]
+        self._tag_manifests = [str(check.root / m.name) for m in check.tag_manifests]
+
+    def manifest_files(self) -> list[str]:
+        return self._manifests
+
+    def tagmanifest_files(self) -> list[str]:
+        return self._tag_manifests
+
+    def __str__(self) -> str:
+        return Path(self.path).name
+
+
+def _check_profile(check: _BagCheck, source: str | Path) -> None:
+    profile = check.found.take(load_profile(source))
+    if profile is None or check.declaration is None:
+        return
+    ident = profile.url
+    view = _ProfileView(check, check.declaration)
+    for key, method, since in _PROFILE_CHECKS:
+        if key not in profile.profile or (since and profile.profile_version_info < since):
+            continue
+        try:
+            getattr(profile, method)(view)
+        except bagit_profile.ProfileValidationError as exc:
+            _nonconforming(check.found, ident, key, str(exc.value).split(": ", 1)[-1])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            check.found.error("profile-invalid", f"profile {ident}: {key} cannot be applied: "
+                              f"{exc}", rule=f"BagIt Profile {key}")
+    _check_profile_bag_info(check, profile.profile, ident)
+    _check_profile_extras(check, profile.profile, ident)
+
+
+def _nonconforming(found: Findings, ident: str, key: str, detail: str, **where: str) -> None:
+    found.error("profile-nonconforming", f"the bag does not conform to profile {ident} "
+                f"({key}): {detail}", rule=f"BagIt Profile {key}", **where)
+
+
+def _check_profile_bag_info(check: _BagCheck, profile: dict[str, Any], ident: str) -> None:
+    """Bag-Info rules, every one reported; tag names compared without regard to case."""
+    values: dict[str, list[str]] = {}
+    for label, value in check.info:
+        values.setdefault(label.casefold(), []).append(value)
+    for tag, config in (profile.get("Bag-Info") or {}).items():
+        present = values.get(tag.casefold(), [])
+        config = config if isinstance(config, dict) else {}
+        allowed = config.get("values")
+        if config.get("required") is True and not present:
+            _nonconforming(check.found, ident, "Bag-Info", f"{check.info_name} has no {tag}",
+                           field=tag)
+        if allowed and any(v not in allowed for v in present):
+            _nonconforming(check.found, ident, "Bag-Info", f"{tag} is {present}, not one of "
+                           f"{allowed}", field=tag)
+        if config.get("repeatable") is False and len(present) > 1:
+            _nonconforming(check.found, ident, "Bag-Info", f"{tag} appears {len(present)} "
+                           "times but may appear once", field=tag)
+    declared = values.get("bagit-profile-identifier", [])
+    if declared and ident not in declared:
+        check.found.warn("profile-identifier-mismatch", f"{check.info_name} names profile "
+                         f"{declared[0]}; validated against {ident}",
+                         field="BagIt-Profile-Identifier")
+
+
+def _check_profile_extras(check: _BagCheck, profile: dict[str, Any], ident: str) -> None:
+    """Profile keys bagit_profile 1.3.1 does not know (BagIt Profiles 1.4)."""
+    if profile.get("Require-Fetch.txt") is True and not check.fetch:
+        _nonconforming(check.found, ident, "Require-Fetch.txt", "the bag has no fetch.txt")
+    payload = check.tree.payload()
+    if profile.get("Data-Empty") is True and (
+            len(payload) > 1 or any(check.tree.files[p] for p in payload)):
+        _nonconforming(check.found, ident, "Data-Empty", "data/ must hold nothing but one "
+                       "zero-byte file")
+    if profile.get("Serialization") == "required":
+        check.found.warn("profile-serialization-unchecked", f"profile {ident} requires a "
+                         "serialized bag; khoso checked the unpacked directory only",
+                         rule="BagIt Profile Serialization")
+
+
+# --- Serialized bags ------------------------------------------------------------------------
+
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".zip")
+
+
+@dataclass(frozen=True)
+class _Member:
+    name: str
+    is_dir: bool
+    read: Callable[[], IO[bytes]] | None
+
+
+def open_serialized_bag(path: Path, workdir: Path) -> UnpackedBag:
+    """Unpack a .zip or .tar(.gz) bag into ``workdir`` and return its base directory.
+
+    Every member is checked before anything is written: names escaping the archive (``..``,
+    absolute, drive letters, backslashes), links and device entries make the whole archive
+    rejected with :class:`InvalidInput`. RFC 8493 §4 wants one base directory; an archive with
+    the bag files at its root (as Archivematica writes them) is unpacked into a directory named
+    after the archive, with a warning. The base directory must not exist yet in ``workdir``
+    (``FileExistsError``). Size and bomb limits belong to ``ingest.unpack``.
+    """
+    found = Findings()
+    with _archive_members(Path(path)) as members:
+        kept = [m for m in (_checked_member(m, found) for m in members) if m is not None]
+        _check_duplicates(kept, found)
+        if found.errors:
+            raise InvalidInput(reason=f"{Path(path).name} holds unsafe entries; nothing was "
+                               "unpacked", details=found.errors)
+        base, strip = _base_directory(Path(path), kept, Path(workdir), found)
+        base.mkdir(parents=True)
+        for member in kept:
+            _extract(member, base, strip)
+    return UnpackedBag(base, found.warnings)
+
+
+@contextmanager
+def _archive_members(path: Path) -> Iterator[list[_Member]]:
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            yield [_zip_member(archive, info) for info in archive.infolist()]
+    elif tarfile.is_tarfile(path):
+        with tarfile.open(path, "r:*") as archive:
+            yield [_tar_member(archive, info) for info in archive.getmembers()]
+    else:
+        raise InvalidInput(reason=f"{path.name} is neither a zip nor a tar archive",
+                           details=[Problem("serialization-invalid", f"{path.name} is neither "
+                                            "a zip nor a tar archive", path=path.name)])
+
+
+def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Member:
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode) or info.flag_bits & 0x1:
+        return _Member(info.filename, False, None)
+    if info.is_dir():
+        return _Member(info.filename, True, None)
+    return _Member(info.filename, False, lambda: archive.open(info))
+
+
+def _tar_member(archive: tarfile.TarFile, info: tarfile.TarInfo) -> _Member:
+    if info.isdir():
+        return _Member(info.name, True, None)
+    if not info.isreg():
+        return _Member(info.name, False, None)
+
+    def read() -> IO[bytes]:
+        handle = archive.extractfile(info)
+        if handle is None:
+            raise InvalidInput(reason=f"archive entry {info.name} cannot be read")
+        return handle
+
+    return _Member(info.name, False, read)
+
+
+def _checked_member(member: _Member, found: Findings) -> _Member | None:
+    raw = member.name
+    reason = escape_reason(raw)
+    if reason is None and "\\" in raw:
+        reason = "contains a backslash"
+    if reason is None and not member.is_dir and member.read is None:
+        reason = "is a link, device or encrypted entry"
+    if reason is not None:
+        found.error("serialization-unsafe-member", f"archive entry {quoted(raw)} {reason}",
+                    path=raw, rule="RFC 8493 §4")
+        return None
+    name = "/".join(part for part in raw.split("/") if part not in ("", "."))
+    if not name or name.split("/")[0] == "__MACOSX":
+        return None
+    return _Member(name, member.is_dir, member.read)
+
+
+def _check_duplicates(members: list[_Member], found: Findings) -> None:
+    seen: set[str] = set()
+    for member in members:
+        if not member.is_dir and member.name in seen:
+            found.error("serialization-unsafe-member", f"archive entry {quoted(member.name)} "
+                        "appears more than once", path=member.name, rule="RFC 8493 §4")
+        seen.add(member.name)
+
+
+def _base_directory(path: Path, members: list[_Member], workdir: Path,
+                    found: Findings) -> tuple[Path, str]:
+    files = {m.name for m in members if not m.is_dir}
+    tops = {m.name.split("/")[0] for m in members}
+    if "bagit.txt" in files:
+        found.warn("serialization-no-base-directory", f"{path.name} holds the bag files at its "
+                   "root instead of in one base directory; unpacked as "
+                   f"{_stem(path.name)}/", path=path.name, rule="RFC 8493 §4")
+        return workdir / _stem(path.name), ""
+    if len(tops) == 1 and not tops & files:
+        top = tops.pop()
+        return workdir / top, top + "/"
+    raise InvalidInput(reason=f"{path.name} does not hold exactly one bag", details=[Problem(
+        "serialization-invalid", f"{path.name} has {len(tops)} top-level entries and no "
+        "bagit.txt at its root; a serialized bag holds one base directory", path=path.name,
+        rule="RFC 8493 §4")])
+
+
+def _stem(name: str) -> str:
+    for suffix in _ARCHIVE_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _extract(member: _Member, base: Path, strip: str) -> None:
+    rel = member.name[len(strip):] if member.name.startswith(strip) else member.name
+    if not rel:
+        return
+    target = base / rel
+    if member.read is None:
+        target.mkdir(parents=True, exist_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with member.read() as source, target.open("xb") as out:
+        shutil.copyfileobj(source, out, CHUNK)
