@@ -1,20 +1,62 @@
-"""``khoso validate``: check a bag or package without ingesting it."""
+"""``khoso validate``: check a bag or an E-ARK package (folder or archive) without ingesting.
+
+Archives are unpacked with the same defences as ingest (ingest/unpack.py) into a temporary
+folder that is always removed. A folder with ``bagit.txt`` is a BagIt bag; one with a
+``METS.xml`` (and no ``bagit.txt``) is an E-ARK information package.
+"""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
-from repository.errors import InvalidInput
+from ingest.unpack import FOLDER, UNKNOWN, detect, opened
+from policies.loader import load_policies
+from repository.errors import InvalidInput, Problem
 
 
-def validate(path: Path, profile: str | None) -> dict:
-    from ingest.bag import validate_bag
+def _doc(valid: bool, kind: str, version: str | None, errors: list[Problem],
+         warnings: list[Problem]) -> dict:
+    def row(p: Problem) -> dict:
+        return {"path": p.path, "message": p.message, "code": p.code}
 
+    return {"valid": valid, "kind": kind, "version": version,
+            "errors": [row(p) for p in errors], "warnings": [row(p) for p in warnings]}
+
+
+def package_kind(root: Path) -> str:
+    if (root / "bagit.txt").is_file():
+        return "bagit"
+    if any(p.name.lower() == "mets.xml" for p in root.iterdir() if p.is_file()):
+        return "e-ark"
+    return "bagit"  # judged as a bag: the validator names what is missing
+
+
+def validate(path: Path, profile: str | None, policies_dir: Path | None = None) -> dict:
     if not path.exists():
         raise InvalidInput(reason=f"{path}: no such file or folder")
-    report = validate_bag(path, profile=profile)
-    return {"valid": report.valid, "version": report.version,
-            "errors": [{"path": p.path, "message": p.message, "code": p.code}
-                       for p in report.errors],
-            "warnings": [{"path": p.path, "message": p.message, "code": p.code}
-                         for p in report.warnings]}
+    kind = detect(path)
+    if kind == UNKNOWN:
+        raise InvalidInput(reason=f"{path}: not a folder, ZIP or tar archive (by content)",
+                           details=[Problem("unknown-container", f"{path}: not a folder, "
+                                            "ZIP or tar archive", path=str(path))])
+    limits = load_policies(policies_dir).intake.limits
+    with tempfile.TemporaryDirectory(prefix="khoso-validate-") as tmp, \
+            opened(path, Path(tmp) / "unpacked", limits) as root:
+        # A bag zipped without a top folder has its tag files at the archive root.
+        if kind != FOLDER and not (root / "bagit.txt").exists() and \
+                (root.parent / "bagit.txt").exists():
+            root = root.parent
+        return _validate_root(root, profile)
+
+
+def _validate_root(root: Path, profile: str | None) -> dict:
+    if package_kind(root) == "e-ark":
+        from ingest.eark import validate_eark
+
+        report = validate_eark(root)
+        return _doc(report.valid, "e-ark", report.profile, report.errors, report.warnings)
+    from ingest.bag import validate_bag
+
+    bag = validate_bag(root, profile=profile)
+    return _doc(bag.valid, "bagit", bag.version, bag.errors, bag.warnings)

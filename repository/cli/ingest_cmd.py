@@ -30,12 +30,17 @@ def register(app: typer.Typer) -> None:
              f"{', '.join(r['location'] for r in result['replicas'])}")
 
     @app.command()
-    def validate(path: Path, profile: str = typer.Option(None, "--profile"),
+    def validate(ctx: typer.Context, path: Path,
+                 profile: str = typer.Option(None, "--profile",
+                                             help="A BagIt Profile (JSON file)."),
                  json_out: bool = JSON) -> None:
         """Check a BagIt bag or E-ARK package without ingesting it (exit 1 when invalid)."""
+        from repository.config import load_settings
         from repository.validate_service import validate as run
 
-        result = run(path, profile)
+        home = ctx.obj.get("home") if ctx.obj else None
+        policies = load_settings(home).policies_dir if home else None
+        result = run(path, profile, policies if policies and policies.is_dir() else None)
         lines = [f"{path}: {'valid' if result['valid'] else 'INVALID'}"]
         lines += [f"  error: {e['message']}" for e in result["errors"]]
         lines += [f"  warning: {w['message']}" for w in result["warnings"]]
