@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest import package_xml
 from ingest.package_xml import PackageFile
-from ingest.transfer import Transfer
+from ingest.transfer import Transfer, TransferFile
+from ingest.virus import ScanResult, VirusScanner
 from storage.fixity import copy_and_hash
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
@@ -39,6 +41,8 @@ class StagedAip:
     root: Path
     files: list[BagFile] = field(default_factory=list)
     bag_info: dict[str, str] = field(default_factory=dict)
+    # PREMIS events of the intake checks, for the catalog: {"type", "outcome", "detail"}.
+    check_events: list[dict] = field(default_factory=list)
 
     @property
     def payload(self) -> list[BagFile]:
@@ -46,13 +50,21 @@ class StagedAip:
 
     @property
     def content_files(self) -> list[BagFile]:
-        """The transfer's own files (not METS/EAD/PREMIS)."""
-        prefix = f"data/{package_xml.REP_DATA}/"
-        return [f for f in self.files if f.path.startswith(prefix)]
+        """The transfer's own files: data/representations/<rep>/data/… (not METS/EAD/PREMIS)."""
+        return [f for f in self.files if is_content(f.path)]
 
     @property
     def tagmanifest_sha256(self) -> str:
         return next(f.sha256 for f in self.files if f.path == "tagmanifest-sha256.txt")
+
+
+def hash_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def is_content(bag_path: str) -> bool:
+    parts = bag_path.split("/")
+    return len(parts) > 4 and parts[:2] == ["data", "representations"] and parts[3] == "data"
 
 
 def encode_manifest_path(path: str) -> str:
@@ -60,17 +72,43 @@ def encode_manifest_path(path: str) -> str:
     return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def copy_transfer(transfer: Transfer, root: Path,
-                  on_bytes: Callable[[int], None] | None = None) -> list[BagFile]:
-    """Copy every transfer file into ``root/data/representations/rep1/data``, hashing it."""
-    out: list[BagFile] = []
-    for tf in transfer.files:
-        rel = f"data/{package_xml.REP_DATA}/{tf.rel_path}"
+def copy_transfer(transfer: Transfer, root: Path, prefix: str = f"{package_xml.REP_DATA}/",
+                  on_bytes: Callable[[int], None] | None = None,
+                  scanner: VirusScanner | None = None,
+                  workers: int = 4) -> tuple[list[BagFile], list[ScanResult]]:
+    """Copy every transfer file into ``root/data/<prefix>``, hashing and scanning the same
+    chunks (one read per byte), several files at a time so both cores stay busy."""
+
+    def one(tf: TransferFile) -> tuple[BagFile, ScanResult | None]:
+        rel = f"data/{prefix}{tf.rel_path}"
         dest = root / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with open(tf.source, "rb") as src, open(dest, "wb") as dst:
-            digest = copy_and_hash(src, dst, on_bytes)
-        out.append(BagFile(rel, digest.size, digest.sha256, "payload", dest))
+        session = scanner.open_stream(tf.rel_path) if scanner else None
+        try:
+            with open(tf.source, "rb") as src, open(dest, "xb") as dst:
+                digest = copy_and_hash(src, dst, on_bytes, session.feed if session else None)
+        except BaseException:
+            if session:
+                session.abort()
+            raise
+        scan = session.finish() if session else None
+        return BagFile(rel, digest.size, digest.sha256, "payload", dest), scan
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        done = list(pool.map(one, transfer.files))
+    return [f for f, _ in done], [s for _, s in done if s is not None]
+
+
+def add_files(root: Path, files: list[tuple[str, Path]]) -> list[BagFile]:
+    """Copy extra documents (a submitted bag's tag files, a SIP's METS) into the AIP."""
+    out: list[BagFile] = []
+    for rel, source in files:
+        dest = root / "data" / "metadata" / "other" / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(source, "rb") as src, open(dest, "xb") as dst:
+            digest = copy_and_hash(src, dst)
+        out.append(BagFile(f"data/metadata/other/{rel}", digest.size, digest.sha256, "payload",
+                           dest))
     return out
 
 
@@ -121,4 +159,4 @@ def _write(root: Path, rel: str, data: bytes) -> BagFile:
     path.write_bytes(data)
     role = "payload" if rel.startswith("data/") else "tag"
     mime = "text/xml" if rel.endswith(".xml") else "text/plain"
-    return BagFile(rel, len(data), hashlib.sha256(data).hexdigest(), role, path, mime=mime)
+    return BagFile(rel, len(data), hash_bytes(data), role, path, mime=mime)

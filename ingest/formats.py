@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+import struct
 import threading
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,7 @@ import yaml
 from fido import CONFIG_DIR
 from fido.fido import Fido
 
+from ingest.pronom_match import CompiledSignatures
 from repository.errors import ConfigError, Problem
 
 FORMAT_FILES = ["formats-v109.xml", "format_extensions.xml"]
@@ -38,6 +41,10 @@ CONTAINER_FILE = "container-signature-20200121.xml"
 DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "policies" / "formats.yaml"
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# What zipfile, zlib and olefile raise on damaged containers (found by fuzzing the corpus;
+# NotImplementedError is zipfile's answer to an unknown compression or version).
+_DAMAGED = (KeyError, RuntimeError, OSError, ValueError, EOFError, zipfile.BadZipFile,
+            zlib.error, NotImplementedError, struct.error, IndexError)
 # Container members are read only this far: the signatures look at the first few KiB, and
 # a bounded read keeps a zip bomb member from being inflated in full.
 _MEMBER_READ_LIMIT = 1 << 20
@@ -76,6 +83,7 @@ class _Engine:
 
     def __init__(self) -> None:
         self.fido = Fido(quiet=True, handle_matches=self._unexpected, format_files=FORMAT_FILES)
+        self.matcher = CompiledSignatures(self.fido)  # FIDO's rules, ~20x faster
         self.containers = _load_containers(Path(CONFIG_DIR) / CONTAINER_FILE)
         # Fido keeps per-file state on the instance (current_file, counters): one at a time.
         self.lock = threading.Lock()
@@ -93,7 +101,7 @@ class _Engine:
             return FormatId(None, None, mime, "none", None)
         with path.open("rb") as fh, self.lock:
             bof, eof, _ = self.fido.get_buffers(fh, size, seekable=True)
-            matches = self.fido.match_formats(bof, eof)
+            matches = self.matcher.match(bof, eof)
         if bof.startswith((_ZIP_MAGIC, _OLE2_MAGIC)):
             found = self._container(path, "ZIP" if bof.startswith(_ZIP_MAGIC) else "OLE2")
             if found:
@@ -101,7 +109,7 @@ class _Engine:
         if matches:
             return self._result([self.fido.get_puid(f) for f, _ in matches], mime, "signature")
         with self.lock:
-            by_name = [self.fido.get_puid(f) for f, _ in self.fido.match_extensions(path.name)]
+            by_name = [self.fido.get_puid(f) for f, _ in self.matcher.match_extension(path.name)]
         if by_name:
             return self._result(by_name, mime, "extension")
         return FormatId(None, None, mime, "none", None)
@@ -118,7 +126,7 @@ class _Engine:
     def _container(self, path: Path, kind: str) -> list[str]:
         try:
             members = _ZipMembers(path) if kind == "ZIP" else _OleMembers(path)
-        except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        except _DAMAGED:
             return []  # not a readable container after all: fall back to the byte signature
         with members:
             hits = [sig.puid for sig in self.containers if sig.kind == kind
@@ -140,7 +148,7 @@ class _Members:
         if name not in self.cache:
             try:
                 self.cache[name] = self._read(name)
-            except (KeyError, RuntimeError, OSError, ValueError, EOFError, zipfile.BadZipFile):
+            except _DAMAGED:
                 self.cache[name] = None  # absent, encrypted or damaged member
         return self.cache[name]
 

@@ -132,9 +132,13 @@ def mets_xml(aip_id: str, label: str, created: datetime, agent: str,
         ref.set(f"{{{XLINK_NS}}}type", "simple")
         ref.set(f"{{{XLINK_NS}}}href", quote(md.path))
     file_sec = _el(root, METS_NS, "fileSec", ID="fileSec-1")
-    grp = _el(file_sec, METS_NS, "fileGrp", ID="fileGrp-rep1", USE="Representations/rep1")
+    groups: dict[str, etree._Element] = {}
     for i, f in enumerate(payload, 1):
-        fe = _el(grp, METS_NS, "file", ID=f"file-{i}", SIZE=str(f.size),
+        use = _file_group(f.path)
+        if use not in groups:
+            groups[use] = _el(file_sec, METS_NS, "fileGrp", ID=f"fileGrp-{len(groups) + 1}",
+                              USE=use)
+        fe = _el(groups[use], METS_NS, "file", ID=f"file-{i}", SIZE=str(f.size),
                  MIMETYPE=f.mime or "application/octet-stream", CHECKSUM=f.sha256.upper(),
                  CHECKSUMTYPE="SHA-256")
         loc = _el(fe, METS_NS, "FLocat", LOCTYPE="URL")
@@ -145,6 +149,15 @@ def mets_xml(aip_id: str, label: str, created: datetime, agent: str,
     _el(top, METS_NS, "div", LABEL="Metadata",
         DMDID=" ".join(v for k, v in ids.items() if k == EAD_PATH),
         ADMID=" ".join(v for k, v in ids.items() if k != EAD_PATH))
-    rep = _el(top, METS_NS, "div", LABEL="Representations/rep1")
-    _el(rep, METS_NS, "fptr", FILEID="fileGrp-rep1")
+    for use, grp in groups.items():
+        div = _el(top, METS_NS, "div", LABEL=use)
+        _el(div, METS_NS, "fptr", FILEID=grp.get("ID"))
     return _bytes(root)
+
+
+def _file_group(path: str) -> str:
+    """E-ARK CSIP: content files are grouped per representation; anything else is Other."""
+    parts = path.split("/")
+    if len(parts) > 3 and parts[0] == "representations" and parts[2] == "data":
+        return f"Representations/{parts[1]}"
+    return "Other"

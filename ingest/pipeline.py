@@ -1,21 +1,30 @@
 """Run the intake steps on a transfer and leave a finished AIP in staging.
 
-Every problem is collected (not just the first); any problem rejects the transfer with all of
-them listed. Staging is removed whenever the pipeline does not hand a finished AIP back.
+Steps: recognise and unpack (archives), validate the package (bag, E-ARK SIP), name and path
+safety, copy + hash + virus scan in one pass, format identification and PDF checks, then the
+AIP's METS/EAD/PREMIS and BagIt tag files. Every problem is collected (not just the first);
+any problem rejects the transfer with all of them listed and the transfer report attached.
+Staging is removed whenever the pipeline does not hand a finished AIP back; infected files
+are kept in quarantine as evidence.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.aip import StagedAip, copy_transfer, finish_bag
-from ingest.identify import identify_paths
+from ingest.aip import StagedAip, add_files, copy_transfer, finish_bag
+from ingest.checks import ContentChecks, run_checks
+from ingest.formats import FormatPolicy, load_format_policy
+from ingest.intake import Intake, open_intake
 from ingest.metadata import Description
-from ingest.transfer import read_transfer
+from ingest.report import TransferReport
+from ingest.virus import ScannerUnavailable, ScanResult, VirusScanner
+from policies.model import IntakePolicy
 from repository.errors import InvalidInput, Problem, TransferRejected
 from repository.progress import NoProgress, Progress
 
@@ -27,6 +36,19 @@ class IngestRequest:
     description: Description
     bag_info: dict[str, str]
     agent: str
+    intake: IntakePolicy = field(default_factory=IntakePolicy)
+    format_policy: FormatPolicy | None = None
+    quarantine: Path | None = None
+    profile: str | None = None
+    clamd_socket: str | None = None  # overrides the intake policy's socket
+
+
+@dataclass
+class Built:
+    staged: StagedAip
+    report: TransferReport
+    description: Description
+    kind: str
 
 
 def new_aip_id() -> str:
@@ -35,50 +57,179 @@ def new_aip_id() -> str:
 
 
 def build(request: IngestRequest, staging_root: Path,
-          progress: Progress | None = None) -> StagedAip:
+          progress: Progress | None = None) -> Built:
     progress = progress or NoProgress()
-    source = request.source
-    if not source.exists():
-        raise InvalidInput(reason=f"{source}: no such file or folder")
-    if not source.is_dir():
-        raise InvalidInput(reason=f"{source}: archives and serialized bags are not accepted yet; "
-                                  "unpack it and ingest the folder")
-    transfer = read_transfer(source)
-    if transfer.problems:
-        raise TransferRejected(source=str(source), count=len(transfer.problems),
-                               details=list(transfer.problems))
+    if not request.source.exists():
+        raise InvalidInput(reason=f"{request.source}: no such file or folder")
+    scanner = _scanner(request)
     staging = staging_root / request.aip_id.replace(":", "_")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    report = TransferReport(str(request.source), request.aip_id)
+    if scanner is None:
+        report.warn(Problem("virus-scan-skipped", "no virus scanner: policy "
+                            "intake.virus_scan.allow_without_scanner is true", rule="intake"))
     try:
-        return _build_in(staging, transfer, request, progress)
+        with open_intake(request.source, staging / "unpacked", request.intake.limits,
+                         request.profile) as intake:
+            return _build_in(staging / "aip", intake, request, scanner, report, progress)
+    except TransferRejected as exc:
+        exc.report = report  # type: ignore[attr-defined]
+        for problem in exc.details:
+            report.reject(problem)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        shutil.rmtree(staging / "unpacked", ignore_errors=True)
 
 
-def _build_in(staging: Path, transfer, request: IngestRequest,  # type: ignore[no-untyped-def]
-              progress: Progress) -> StagedAip:
-    started = _now()
-    with progress.task("copying and hashing", transfer.total_bytes) as advance:
-        content = copy_transfer(transfer, staging, advance)
-    digests_at = _now()
-    ids = identify_paths([f.local for f in content])
-    problems: list[Problem] = []
-    content = [replace(f, puid=i.puid, mime=i.mime) for f, i in zip(content, ids, strict=True)]
+def _scanner(request: IngestRequest) -> VirusScanner | None:
+    policy = request.intake.virus_scan
+    scanner = VirusScanner(request.clamd_socket or policy.socket)
+    if scanner.ping():
+        return scanner
+    if policy.allow_without_scanner:
+        return None
+    raise ScannerUnavailable(socket=scanner.socket_path, reason="no answer to PING "
+                             "(policy intake.virus_scan.allow_without_scanner is false)")
+
+
+def _reject(request: IngestRequest, problems: list[Problem]) -> TransferRejected:
+    return TransferRejected(source=str(request.source), count=len(problems), details=problems)
+
+
+def _build_in(root: Path, intake: Intake, request: IngestRequest, scanner: VirusScanner | None,
+              report: TransferReport, progress: Progress) -> Built:
+    report.kind = intake.kind
+    report.record("package validation", intake.problems, intake.warnings,
+                  f"{intake.kind}: {len(intake.transfer.files)} content files")
+    report.record("names and paths", list(intake.transfer.problems), [],
+                  "links, devices, NFC/NFD and case collisions, control characters")
+    problems = [*intake.problems, *intake.transfer.problems]
     if problems:
-        raise TransferRejected(source=str(request.source), count=len(problems), details=problems)
+        raise _reject(request, problems)
+    root.mkdir(parents=True)
+    started = _now()
+    with progress.task("copying, hashing, scanning", intake.transfer.total_bytes) as advance:
+        content, scans = copy_transfer(intake.transfer, root, intake.content_prefix, advance,
+                                       scanner)
+    infected = _scan_outcome(report, scans, scanner is not None)
+    if infected:
+        _quarantine(request, intake, infected, content, root)
+        raise _reject(request, [p for s in infected if (p := s.problem())])
+    digests_at = _now()
+    logical = {f.path: tf.rel_path for f, tf in zip(content, intake.transfer.files, strict=True)}
+    checks = _checks(content, logical, request, progress)
+    report.record("format identification", [p for p in checks.problems
+                                            if p.code.startswith("format")],
+                  [p for p in checks.warnings if p.code.startswith("format")],
+                  f"{len(checks.formats)} files identified (PRONOM/FIDO + libmagic)")
+    report.record("PDF checks", [], [p for p in checks.warnings if p.code.startswith("pdf")],
+                  f"{len(checks.pdf)} PDF files checked with pikepdf")
+    report.formats = {logical[p]: f.puid or f.mime for p, f in checks.formats.items()}
+    if checks.problems:
+        raise _reject(request, checks.problems)
+    content = [replace(f, puid=checks.formats[f.path].puid, mime=checks.formats[f.path].mime)
+               for f in content]
+    description = _description(request, intake)
+    extra = add_files(root, intake.submission_files)
+    extra.append(_write_json(root, "data/metadata/preservation/checks.json", checks.as_dict()))
     premis_events = [
         {"type": "ingestion start", "at": started},
+        {"type": "validation", "at": started, "detail": f"{intake.kind} package validation"},
+        {"type": "virus check", "at": digests_at,
+         "detail": "ClamAV" if scanner else "skipped by policy"},
         {"type": "message digest calculation", "at": digests_at, "detail": "SHA-256"},
-        {"type": "format identification", "at": _now(),
-         "detail": "PRONOM/libmagic"},
+        {"type": "format identification", "at": _now(), "detail": "PRONOM (FIDO) + libmagic"},
         {"type": "information package creation", "at": _now(), "detail": "BagIt 1.0 + E-ARK"},
     ]
-    fields = dict(request.description.fields)
+    fields = dict(description.fields)
     fields.setdefault("title", request.source.name)
-    staged = StagedAip(request.aip_id, staging)
-    return finish_bag(staged, content, fields, request.bag_info, request.agent, premis_events)
+    bag_info = dict(request.bag_info)
+    for key, value in intake.bag_info.items():
+        bag_info.setdefault(f"Submitted-{key}", value)
+    staged = finish_bag(StagedAip(request.aip_id, root), [*content, *extra], fields, bag_info,
+                        request.agent, premis_events)
+    staged.check_events = _check_events(report)
+    return Built(staged, report, description, intake.kind)
+
+
+PREMIS_TYPES = {"package validation": "validation", "names and paths": "validation",
+                "virus check": "virus check", "format identification": "format identification",
+                "PDF checks": "validation"}
+
+
+def _check_events(report: TransferReport) -> list[dict]:
+    """The checks as PREMIS events (format identification is recorded by the catalog side)."""
+    out = []
+    for check in report.checks:
+        kind = PREMIS_TYPES[check["check"]]
+        if kind == "format identification":
+            continue
+        out.append({"type": kind, "outcome": "warning" if check["warnings"] else "success",
+                    "detail": {"check": check["check"], "detail": check["detail"],
+                               "warnings": [w["message"] for w in check["warnings"]][:50]}})
+    return out
+
+
+def _scan_outcome(report: TransferReport, scans: list[ScanResult],
+                  scanned: bool) -> list[ScanResult]:
+    bad = [s for s in scans if not s.clean]
+    report.record("virus check", [p for s in bad if (p := s.problem())], [],
+                  f"{len(scans)} files scanned with ClamAV" if scanned else "skipped")
+    return bad
+
+
+def _checks(content, logical, request: IngestRequest,  # type: ignore[no-untyped-def]
+            progress: Progress) -> ContentChecks:
+    policy = request.format_policy or load_format_policy()
+    with progress.task("identifying formats", None):
+        return run_checks(content, logical, policy)
+
+
+def _description(request: IngestRequest, intake: Intake) -> Description:
+    if request.description.fields or intake.ead_path is None:
+        return request.description
+    try:
+        from ingest.ead import read_ead
+    except ImportError:
+        return request.description
+    return read_ead(intake.ead_path)
+
+
+def _quarantine(request: IngestRequest, intake: Intake, infected: list[ScanResult],
+                content, root: Path) -> None:  # type: ignore[no-untyped-def]
+    """Keep infected files as evidence (TT 05/2025: each ingest includes a virus check)."""
+    if request.quarantine is None:
+        return
+    folder = request.quarantine / request.aip_id.replace(":", "_")
+    folder.mkdir(parents=True, exist_ok=True)
+    by_rel = {tf.rel_path: f for f, tf in zip(content, intake.transfer.files, strict=True)}
+    record = []
+    for scan in infected:
+        if scan.signature and scan.path in by_rel:
+            target = folder / "files" / scan.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(by_rel[scan.path].local, target)
+            target.chmod(0o400)
+            record.append({"path": scan.path, "signature": scan.signature,
+                           "sha256": by_rel[scan.path].sha256})
+    (folder / "quarantine.json").write_text(json.dumps({
+        "source": str(request.source), "at": _now(), "files": record,
+    }, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def _write_json(root: Path, rel: str, data: dict):  # type: ignore[no-untyped-def]
+    from ingest.aip import BagFile, hash_bytes
+
+    raw = json.dumps(data, ensure_ascii=False, indent=1, default=str).encode("utf-8")
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(raw)
+    return BagFile(rel, len(raw), hash_bytes(raw), "payload", path, mime="application/json")
 
 
 def _now() -> str:

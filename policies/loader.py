@@ -8,7 +8,7 @@ greater than or equal to 1``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from policies.model import (
     IntakePolicy,
     Level,
     ReplicationPolicy,
+    SchedulesPolicy,
 )
 from repository.errors import ConfigError, Problem, UsageError
 
@@ -30,6 +31,7 @@ POLICY_FILES: dict[str, type[BaseModel]] = {
     "replication": ReplicationPolicy,
     "access": AccessPolicy,
     "intake": IntakePolicy,
+    "schedules": SchedulesPolicy,
 }
 
 
@@ -39,6 +41,7 @@ class Policies:
     replication: ReplicationPolicy
     access: AccessPolicy
     intake: IntakePolicy
+    schedules: SchedulesPolicy = field(default_factory=SchedulesPolicy)
 
     def level(self, name: str | None) -> Level:
         """The level for a key or alias (case-insensitive); unknown names are usage errors."""

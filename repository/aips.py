@@ -31,6 +31,7 @@ def show_aip(repo: Repository, aip_id: str) -> dict:
             "classified_on": aip.classified_on.isoformat() if aip.classified_on else None,
             "protect_until": aip.protect_until.isoformat() if aip.protect_until else None,
             "access_mode": aip.access_mode, "source": aip.source,
+            "version": aip.version, "previous_version": aip.previous_version,
             "files": [{"path": f.path, "size": f.size, "sha256": f.sha256, "puid": f.puid,
                        "mime": f.mime, "classification": f.classification, "role": f.role}
                       for f in aip.files],

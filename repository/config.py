@@ -29,6 +29,7 @@ class Settings:
     home: Path
     database_url: str
     agent: str
+    clamd_socket: str | None = None  # KHOSO_CLAMD_SOCKET overrides policies/intake.yaml
 
     @property
     def staging(self) -> Path:
@@ -41,6 +42,10 @@ class Settings:
     @property
     def policies_dir(self) -> Path:
         return self.home / "policies"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
 
     @property
     def keys_dir(self) -> Path:
@@ -76,7 +81,8 @@ def load_settings(home: str | os.PathLike[str] | None = None) -> Settings:
     path = Path(raw).expanduser().resolve()
     url = os.environ.get("KHOSO_DATABASE_URL") or f"sqlite:///{path / 'catalog.sqlite'}"
     agent = os.environ.get("KHOSO_AGENT") or f"khoso/{_version()} ({_user()})"
-    return Settings(home=path, database_url=url, agent=agent)
+    return Settings(home=path, database_url=url, agent=agent,
+                    clamd_socket=os.environ.get("KHOSO_CLAMD_SOCKET") or None)
 
 
 def _version() -> str:

@@ -1,18 +1,23 @@
 """``khoso declassify``: apply protection periods that have ended (Law 29/2018 Điều 22 k1a).
 
 Declassification on expiry is automatic: the record becomes unclassified and public
-(access mode 01) and a ``declassification`` event records the old level and the date.
+(access mode 01) and a ``declassification`` event records the old level and the date. The end
+date is ``aips.protect_until``, which every extension (``khoso extend``) moves, so an extended
+record stays classified until its extended date. The scheduler calls
+:func:`declassify_expired` daily.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from policies.engine import decide_declassification
 from repository import events
-from repository.catalog.models import Aip, AipFile
+from repository.catalog.models import Aip, AipFile, Extension
 from repository.context import Repository
+from repository.users import record_of
 
 
 def declassify_expired(repo: Repository, today: date | None = None) -> dict:
@@ -23,6 +28,11 @@ def declassify_expired(repo: Repository, today: date | None = None) -> dict:
             Aip.classification != "unclassified", Aip.protect_until.is_not(None),
             Aip.protect_until <= today).order_by(Aip.id).with_for_update()))
         for aip in due:
+            decision = decide_declassification(record_of(repo, aip), aip.protect_until, today)
+            if not decision.allowed:
+                continue
+            extended = session.scalar(select(func.count()).select_from(Extension)
+                                      .where(Extension.aip_id == aip.id)) or 0
             old = aip.classification
             aip.classification, aip.access_mode = "unclassified", "01"
             session.execute(update(AipFile).where(AipFile.aip_id == aip.id)
@@ -30,7 +40,9 @@ def declassify_expired(repo: Repository, today: date | None = None) -> dict:
             events.record(session, events.DECLASSIFICATION, events.SUCCESS, repo.agent,
                           aip=aip.id, detail={
                               "from": old, "to": "unclassified",
-                              "protect_until": str(aip.protect_until),
-                              "basis": "protection period ended (Law 29/2018 Điều 22 k1a)"})
-            done.append({"aip": aip.id, "from": old, "protect_until": str(aip.protect_until)})
+                              "protect_until": str(aip.protect_until), "extensions": extended,
+                              "rule": decision.rule, "basis": decision.reason,
+                              "source": decision.source})
+            done.append({"aip": aip.id, "from": old, "protect_until": str(aip.protect_until),
+                         "extensions": extended})
     return {"declassified": done, "date": today.isoformat()}

@@ -5,14 +5,16 @@ SHA-256 of its canonical form (sorted-key compact JSON of seq, aip, type, outcom
 detail and prev_hash, UTF-8). Appends lock the single ``chain_head`` row, so the chain stays
 linear with concurrent writers on PostgreSQL and SQLite alike. ``verify`` recomputes every
 hash and link: an edited event fails its hash, an inserted or deleted one breaks the sequence
-or the link, and a deleted tail no longer meets the head row.
+or the link, and a deleted tail no longer meets the head row. Signed checkpoints
+(:mod:`repository.checkpoints`) pass their (seq, hash) pairs as ``expected``, which catches a
+table rewritten consistently from the start and a tail truncated together with the head row.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -90,14 +92,25 @@ def events_for(session: Session, aip: str) -> list[Event]:
     return list(session.scalars(select(Event).where(Event.aip_id == aip).order_by(Event.seq)))
 
 
-def _all(session: Session) -> Iterator[Event]:
-    yield from session.scalars(select(Event).order_by(Event.seq).execution_options(yield_per=2000))
+def head(session: Session) -> tuple[int, str]:
+    """The chain head: seq and hash of the last event (0 and GENESIS for an empty log)."""
+    row = session.get(ChainHead, 1)
+    return (row.seq, row.hash) if row is not None else (0, GENESIS)
 
 
-def verify(session: Session) -> LogCheck:
-    expected_seq, prev = 1, GENESIS
+def _all(session: Session, after: int = 0) -> Iterator[Event]:
+    yield from session.scalars(select(Event).where(Event.seq > after).order_by(Event.seq)
+                               .execution_options(yield_per=2000))
+
+
+def verify(session: Session, *, since: tuple[int, str] | None = None,
+           expected: Mapping[int, str] | None = None) -> LogCheck:
+    """Check every hash and link; ``since`` = (seq, hash) starts after a trusted event,
+    ``expected`` maps checkpointed seqs to the hash each event must still have."""
+    expected_seq, prev = (since[0] + 1, since[1]) if since else (1, GENESIS)
+    expected = expected or {}
     count = 0
-    for ev in _all(session):
+    for ev in _all(session, expected_seq - 1):
         count += 1
         if ev.seq != expected_seq:
             what = "deleted" if ev.seq > expected_seq else "inserted or renumbered"
@@ -111,7 +124,16 @@ def verify(session: Session) -> LogCheck:
             return LogCheck(count, False, ev.seq,
                             f"event {ev.seq} ({ev.type}) was edited: its content no longer "
                             "matches its hash")
+        if ev.seq in expected and expected[ev.seq] != ev.hash:
+            return LogCheck(count, False, ev.seq,
+                            f"event {ev.seq} differs from the signed checkpoint of it: the log "
+                            "was rewritten up to or beyond this event")
         prev, expected_seq = ev.hash, ev.seq + 1
+    beyond = [seq for seq in expected if seq >= expected_seq]
+    if beyond:
+        return LogCheck(count, False, expected_seq,
+                        f"a signed checkpoint records event {max(beyond)} but the log ends at "
+                        f"event {expected_seq - 1}: events at the end were deleted")
     head = session.get(ChainHead, 1)
     if head is None:
         return LogCheck(count, False, None, "the chain head record is missing")

@@ -29,7 +29,7 @@ def init_home(settings: Settings) -> dict:
             d.mkdir(parents=True, exist_ok=True)
         settings.keys_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(settings.keys_dir, 0o700)
-        for name in POLICY_FILES:
+        for name in (*POLICY_FILES, "metadata"):  # metadata.yaml: policies/metadata_profile.py
             target = settings.policies_dir / f"{name}.yaml"
             if not target.exists():
                 shutil.copyfile(DEFAULTS_DIR / f"{name}.yaml", target)

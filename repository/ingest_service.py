@@ -2,11 +2,14 @@
 
 Write order: objects in every required location, each read back; then one catalog
 transaction (AIP, files, replicas, events). If anything fails, every object this run wrote is
-removed and the catalog is untouched; staging is always cleaned.
+removed and the catalog is untouched; staging is always cleaned, and a run killed outright
+leaves staging that the next ingest (or ``khoso storage fsck``) sweeps (repository/staging.py).
+Classified content is encrypted before any byte leaves staging (repository/sealing.py).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -15,17 +18,24 @@ from pathlib import Path
 from sqlalchemy import select
 
 from ingest.aip import StagedAip
+from ingest.formats import FormatPolicy, load_format_policy
 from ingest.metadata import read_metadata
+from ingest.metadata_classification import dossier_classification
 from ingest.pipeline import IngestRequest, build, new_aip_id
+from ingest.report import TransferReport
 from policies.engine import protection_ends
+from policies.metadata_profile import load_metadata_policy
 from repository import __version__, events
 from repository.catalog.models import Aip, AipFile, Location, Replica
 from repository.context import Repository
-from repository.errors import UsageError
+from repository.errors import TransferRejected, UsageError
+from repository.keyring import ENCRYPTION, keys
 from repository.placement import choose_locations
 from repository.progress import NoProgress, Progress
-from storage.keys import aip_prefix, object_key
-from storage.replicate import StoredObject, remove_all, store_all
+from repository.sealing import Prepared, prepare
+from repository.staging import guarded, sweep
+from storage.keys import aip_prefix
+from storage.replicate import remove_all, store_all
 
 
 @dataclass(frozen=True)
@@ -38,11 +48,15 @@ class IngestOptions:
 
 def ingest(repo: Repository, opts: IngestOptions, progress: Progress | None = None) -> dict:
     progress = progress or NoProgress()
-    level = repo.policies.level(opts.classification)
-    if opts.classified_on and level.rank == 0:
+    if opts.classified_on and repo.policies.level(opts.classification).rank == 0:
         raise UsageError(reason="--classified-on needs --classification above unclassified")
-    classified_on = (opts.classified_on or datetime.now(UTC).date()) if level.rank else None
-    description = read_metadata(opts.metadata)
+    description = read_metadata(
+        opts.metadata, policy=load_metadata_policy(repo.settings.policies_dir),
+        policies=repo.policies, transfer_classification=opts.classification)
+    # Law 29/2018 Điều 10 k2: the highest level of the transfer or any item applies to all.
+    level, classified_on = dossier_classification(
+        description, repo.policies, opts.classification, opts.classified_on,
+        datetime.now(UTC).date())
     mode = "03" if level.rank else description.fields.get("mode", "01")
     with repo.catalog.session() as session:
         locations = list(session.scalars(select(Location).order_by(Location.id)))
@@ -60,44 +74,84 @@ def ingest(repo: Repository, opts: IngestOptions, progress: Progress | None = No
     if classified_on:
         bag_info["Khoso-Classified-On"] = classified_on.isoformat()
     started = datetime.now(UTC)
-    request = IngestRequest(opts.source, aip_id, description, bag_info, repo.agent)
-    staged = build(request, repo.settings.staging, progress)
-    try:
-        return _store_and_record(repo, staged, targets, level.key, classified_on, mode,
-                                 started, opts, progress)
-    finally:
-        shutil.rmtree(staged.root, ignore_errors=True)
+    request = IngestRequest(opts.source, aip_id, description, bag_info, repo.agent,
+                            intake=repo.policies.intake, format_policy=_format_policy(repo),
+                            quarantine=repo.settings.quarantine,
+                            clamd_socket=repo.settings.clamd_socket)
+    # What killed runs left in staging goes first: for a classified transfer it is plaintext.
+    sweep(repo.settings.staging)
+    with guarded(repo.settings.staging, aip_id):
+        try:
+            built = build(request, repo.settings.staging, progress)
+        except TransferRejected as exc:
+            report = getattr(exc, "report", None)
+            if report is not None:
+                path = write_transfer_report(repo, report)
+                exc.text += f" (transfer report: {path})"
+            raise
+        staged = built.staged
+        try:
+            result = _store_and_record(repo, staged, targets, level.key, classified_on, mode,
+                                       started, opts, progress)
+        finally:
+            shutil.rmtree(staged.root.parent, ignore_errors=True)
+    result["warnings"] = [p.as_dict() for p in built.report.warnings]
+    result["report"] = str(write_transfer_report(repo, built.report))
+    return result
 
 
-def _objects(staged: StagedAip, prefix: str) -> list[StoredObject]:
-    return [StoredObject(object_key(prefix, f.path), f.sha256, f.size, f.local)
-            for f in staged.files]
+def _format_policy(repo: Repository) -> FormatPolicy:
+    home_copy = repo.settings.policies_dir / "formats.yaml"
+    return load_format_policy(home_copy if home_copy.is_file() else None)
+
+
+def write_transfer_report(repo: Repository, report: TransferReport) -> Path:
+    """HOME/reports/transfers/<AIP id>.json and .html, for accepted and rejected transfers."""
+    folder = repo.settings.reports_dir / "transfers"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = (report.aip or "transfer").replace(":", "_")
+    (folder / f"{name}.json").write_text(
+        json.dumps(report.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+    html = folder / f"{name}.html"
+    html.write_text(report.html(), encoding="utf-8")
+    return html
+
+
+def _objects(repo: Repository, staged: StagedAip, prefix: str, level: str,
+             progress: Progress) -> list[Prepared]:
+    """Plain objects, or for classified content every object sealed (repository/sealing.py)."""
+    if repo.policies.level(level).rank == 0:
+        return prepare(staged.files, prefix, None, None, staged.root)
+    total = sum(f.size for f in staged.files)
+    with progress.task("encrypting", total) as advance:
+        return prepare(staged.files, prefix, level, keys(repo), staged.root, advance)
 
 
 def _store_and_record(repo: Repository, staged: StagedAip, targets: list[Location],
                       level: str, classified_on: date | None, mode: str, started: datetime,
                       opts: IngestOptions, progress: Progress) -> dict:
     prefix = aip_prefix(staged.aip_id)
-    objects = _objects(staged, prefix)
-    total = sum(o.size for o in objects)
+    objects = _objects(repo, staged, prefix, level, progress)
+    stored = [o.stored for o in objects]
+    total = sum(o.size for o in stored)
     done: list[Location] = []
     try:
         for loc in targets:
             backend = repo.backend(loc)
             with progress.task(f"storing in {loc.name}", total) as advance:
-                store_all(backend, objects, on_bytes=advance)
+                store_all(backend, stored, on_bytes=advance)
             done.append(loc)
         result = _record(repo, staged, targets, prefix, objects, level, classified_on, mode,
                          started, opts)
     except BaseException:
         for loc in done:
-            remove_all(repo.backend(loc), [o.key for o in objects])
+            remove_all(repo.backend(loc), [o.key for o in stored])
         raise
     return result
 
 
 def _record(repo: Repository, staged: StagedAip, targets: list[Location], prefix: str,
-            objects: list[StoredObject], level: str, classified_on: date | None, mode: str,
+            objects: list[Prepared], level: str, classified_on: date | None, mode: str,
             started: datetime, opts: IngestOptions) -> dict:
     now = datetime.now(UTC)
     lvl = repo.policies.level(level)
@@ -107,8 +161,12 @@ def _record(repo: Repository, staged: StagedAip, targets: list[Location], prefix
               protect_until=protection_ends(lvl, classified_on) if classified_on else None,
               access_mode=mode, file_count=len(content), byte_count=sum(f.size for f in content),
               key_prefix=prefix, tagmanifest_sha256=staged.tagmanifest_sha256, created_at=now)
-    aip.files = [AipFile(path=f.path, storage_key=o.key, role=f.role, size=f.size,
-                         sha256=f.sha256, puid=f.puid, mime=f.mime, classification=level)
+    sealed = objects[0].wrapped_key is not None if objects else False
+    aip.files = [AipFile(path=f.path, storage_key=o.stored.key, role=f.role, size=f.size,
+                         sha256=f.sha256, puid=f.puid, mime=f.mime, classification=level,
+                         stored_sha256=o.stored.sha256 if sealed else None,
+                         stored_size=o.stored.size if sealed else None,
+                         wrapped_key=o.wrapped_key, kek_id=o.kek_id)
                  for f, o in zip(staged.files, objects, strict=True)]
     with repo.catalog.session() as session:
         session.add(aip)
@@ -118,6 +176,9 @@ def _record(repo: Repository, staged: StagedAip, targets: list[Location], prefix
         agent, aid = repo.agent, aip.id
         events.record(session, events.INGESTION_START, events.SUCCESS, agent, aip=aid,
                       at=started, detail={"source": str(opts.source)})
+        for check in staged.check_events:
+            events.record(session, check["type"], check["outcome"], agent, aip=aid,
+                          detail=check["detail"])
         events.record(session, events.MESSAGE_DIGEST_CALCULATION, events.SUCCESS, agent,
                       aip=aid, detail={"algorithm": "SHA-256", "files": len(staged.files)})
         events.record(session, events.FORMAT_IDENTIFICATION, events.SUCCESS, agent, aip=aid,
@@ -129,10 +190,15 @@ def _record(repo: Repository, staged: StagedAip, targets: list[Location], prefix
         events.record(session, events.INFORMATION_PACKAGE_CREATION, events.SUCCESS, agent,
                       aip=aid, detail={"format": "BagIt 1.0 / E-ARK AIP",
                                        "tagmanifest_sha256": staged.tagmanifest_sha256})
+        if sealed:
+            events.record(session, ENCRYPTION, events.SUCCESS, agent, aip=aid, detail={
+                "algorithm": "AES-256-GCM, chunked (storage/crypto.py)", "objects": len(objects),
+                "kek": sorted({o.kek_id for o in objects if o.kek_id})})
         for loc in targets:
             events.record(session, events.REPLICATION, events.SUCCESS, agent, aip=aid,
                           detail={"location": loc.name, "objects": len(objects),
-                                  "verified": "read back, SHA-256"})
+                                  "verified": "read back, SHA-256"
+                                              + (" of the ciphertext" if sealed else "")})
         events.record(session, events.INGESTION_END, events.SUCCESS, agent, aip=aid,
                       detail={"files": aip.file_count, "bytes": aip.byte_count})
     return {"aip": aip.id, "files": aip.file_count, "bytes": aip.byte_count,

@@ -2,17 +2,23 @@
 
 reportlab draws the text on an overlay page with DejaVu Sans embedded (subset), and pikepdf
 lays that overlay over each page of the copy, so ``pdftotext`` reads "TỐI MẬT" and "BẢN SAO"
-back. The overlay follows each page's crop box and rotation, so the marks sit upright in the
-top margin whatever the page geometry.
+back. What goes where is policy (``policies/access.yaml`` ``dissemination.marking``): each
+stamp names its pages (all, first, last) and one of six anchors (top/bottom × left/centre/
+right). The overlay follows each page's crop box and /Rotate, so "top right" is the top right
+a reader sees, whatever the page geometry. Several stamps at one anchor stack in the order
+listed, reading downwards.
 """
 
 from __future__ import annotations
 
 import io
+import string
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 from reportlab.lib.colors import Color
@@ -23,18 +29,37 @@ from reportlab.pdfgen import canvas
 from repository.errors import ConfigError, InvalidInput
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
-RED = Color(0.8, 0, 0)
-BLACK = Color(0, 0, 0)
+COLOURS = {"red": Color(0.8, 0, 0), "black": Color(0, 0, 0)}  # TT 24/2020 Điều 3: red ink
+MARGIN = 18.0
+LEADING = 3.0
 
 
 @dataclass(frozen=True)
-class Marks:
-    """What each page gets. Text is normalised to NFC so it extracts as typed."""
+class Stamp:
+    """One line of text on some pages. Text is normalised to NFC so it extracts as typed."""
 
-    every_page_label: str | None = None      # e.g. "TỐI MẬT" (the level's stamp)
-    every_page_copy: str | None = "BẢN SAO"  # top right of every page
-    first_page: str | None = None            # e.g. "Bản sao số 3"
-    last_page: str | None = None             # e.g. "Bản sao bí mật nhà nước"
+    text: str
+    pages: str = "all"          # all | first | last
+    position: str = "top-right"  # top-/bottom- + left | center | right
+    size: float = 10
+    colour: str = "red"
+    bold: bool = False
+
+
+class _Blank(dict):  # type: ignore[type-arg]
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def stamps_for(specs: Iterable[Any], values: Mapping[str, object]) -> list[Stamp]:
+    """Policy mark specs (``MarkSpec``) with their placeholders filled; empty lines dropped."""
+    out: list[Stamp] = []
+    filled = _Blank({k: "" if v is None else str(v) for k, v in values.items()})
+    for spec in specs:
+        text = string.Formatter().vformat(spec.text, (), filled).strip()
+        if text:
+            out.append(Stamp(text, spec.pages, spec.position, spec.size, spec.colour, spec.bold))
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -49,47 +74,60 @@ def _fonts() -> tuple[str, str]:
                              " markings need a font with Vietnamese glyphs")
 
 
-def _nfc(text: str | None) -> str | None:
-    return unicodedata.normalize("NFC", text) if text else None
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
 
 
-# Canvas transforms from the viewer's upright frame to page space, per /Rotate (clockwise).
-_UPRIGHT = {
-    0: lambda w, h: (1, 0, 0, 1, 0, 0),
-    90: lambda w, h: (0, 1, -1, 0, w, 0),
-    180: lambda w, h: (-1, 0, 0, -1, w, h),
-    270: lambda w, h: (0, -1, 1, 0, 0, h),
-}
+def _baselines(stamps: list[Stamp], vh: float) -> list[float]:
+    """Baseline of each stamp: top anchors stack down from the top margin, bottom anchors end
+    at the bottom margin; either way the lines read in the order listed."""
+    ys: list[float] = [0.0] * len(stamps)
+    anchors = {s.position for s in stamps}
+    for anchor in anchors:
+        idx = [i for i, s in enumerate(stamps) if s.position == anchor]
+        if anchor.startswith("top"):
+            y = vh - MARGIN
+            for i in idx:
+                y -= stamps[i].size
+                ys[i] = y
+                y -= LEADING
+        else:
+            y = MARGIN
+            for i in reversed(idx):
+                ys[i] = y + stamps[i].size * 0.25  # room for descenders
+                y += stamps[i].size + LEADING
+    return ys
 
 
-def _overlay(width: float, height: float, rotate: int,
-             lines: list[tuple[str, str, Color, float, str]]) -> pikepdf.Pdf:
+def _overlay(vw: float, vh: float, stamps: list[Stamp]) -> pikepdf.Pdf:
+    """One page the size the reader sees (width × height after /Rotate), marks upright."""
     regular, bold = _fonts()
     buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=(width, height), pageCompression=1,
-                      initialFontName=regular)
-    c.transform(*_UPRIGHT[rotate](width, height))
-    vw, vh = (height, width) if rotate in (90, 270) else (width, height)
-    margin = 18.0
-    y = {"left": vh - margin - 10, "center": vh - margin - 10, "right": vh - margin - 10}
-    for text, where, colour, size, weight in lines:
-        c.setFillColor(colour)
-        c.setFont(bold if weight == "bold" else regular, size)
-        if where == "center":
-            c.drawCentredString(vw / 2, y[where], text)
-        elif where == "right":
-            c.drawRightString(vw - margin, y[where], text)
+    c = canvas.Canvas(buf, pagesize=(vw, vh), pageCompression=1, initialFontName=regular)
+    for stamp, y in zip(stamps, _baselines(stamps, vh), strict=True):
+        c.setFillColor(COLOURS.get(stamp.colour, COLOURS["red"]))
+        c.setFont(bold if stamp.bold else regular, stamp.size)
+        text = _nfc(stamp.text)
+        if stamp.position.endswith("center"):
+            c.drawCentredString(vw / 2, y, text)
+        elif stamp.position.endswith("right"):
+            c.drawRightString(vw - MARGIN, y, text)
         else:
-            c.drawString(margin, y[where], text)
-        y[where] -= size + 4
+            c.drawString(MARGIN, y, text)
     c.showPage()
     c.save()
     buf.seek(0)
     return pikepdf.open(buf)
 
 
-def mark_pdf(source: Path, target: Path, marks: Marks) -> int:
-    """Write a marked copy of ``source`` to ``target``; returns the number of pages marked."""
+def _on_page(stamp: Stamp, index: int, count: int) -> bool:
+    return (stamp.pages == "all" or (stamp.pages == "first" and index == 0)
+            or (stamp.pages == "last" and index == count - 1))
+
+
+def mark_pdf(source: Path, target: Path, stamps: list[Stamp], *,
+             strip_metadata: bool = False) -> int:
+    """Write a marked copy of ``source`` to ``target``; returns the number of pages."""
     try:
         pdf = pikepdf.open(source)
     except (pikepdf.PdfError, pikepdf.PasswordError) as exc:
@@ -97,25 +135,32 @@ def mark_pdf(source: Path, target: Path, marks: Marks) -> int:
     with pdf:
         count = len(pdf.pages)
         for i, page in enumerate(pdf.pages):
-            lines: list[tuple[str, str, Color, float, str]] = []
-            if marks.every_page_label:
-                lines.append((_nfc(marks.every_page_label), "center", RED, 14, "bold"))
-            if marks.every_page_copy:
-                lines.append((_nfc(marks.every_page_copy), "right", RED, 11, "bold"))
-            if i == 0 and marks.first_page:
-                lines.append((_nfc(marks.first_page), "left", RED, 10, "regular"))
-            if i == count - 1 and marks.last_page:
-                lines.append((_nfc(marks.last_page), "left", RED, 10, "regular"))
-            _stamp(pdf, page, lines)
+            mine = [s for s in stamps if _on_page(s, i, count)]
+            if mine:
+                _stamp(pdf, page, mine)
+        if strip_metadata:
+            strip_document_metadata(pdf)
         pdf.save(target)
     return count
 
 
-def _stamp(pdf: pikepdf.Pdf, page: pikepdf.Page,
-           lines: list[tuple[str, str, Color, float, str]]) -> None:
+def strip_document_metadata(pdf: pikepdf.Pdf) -> None:
+    """Drop the document info dictionary and every XMP stream (catalog and pages)."""
+    if "/Info" in pdf.trailer:
+        del pdf.trailer["/Info"]
+    if "/Metadata" in pdf.Root:
+        del pdf.Root["/Metadata"]
+    for page in pdf.pages:
+        if "/Metadata" in page.obj:
+            del page.obj["/Metadata"]
+
+
+def _stamp(pdf: pikepdf.Pdf, page: pikepdf.Page, stamps: list[Stamp]) -> None:
     x0, y0, x1, y1 = (float(v) for v in page.cropbox)
     rotate = int(page.obj.get("/Rotate", 0)) % 360
-    rotate = rotate if rotate in _UPRIGHT else 0
-    overlay = _overlay(x1 - x0, y1 - y0, rotate, lines)
+    # qpdf's placement (pikepdf add_overlay) turns the form to match the page's /Rotate, so
+    # the overlay is drawn upright in the reader's frame: width and height swap at 90/270.
+    vw, vh = (y1 - y0, x1 - x0) if rotate in (90, 270) else (x1 - x0, y1 - y0)
+    overlay = _overlay(vw, vh, stamps)
     form = pdf.copy_foreign(overlay.pages[0].as_form_xobject())
     page.add_overlay(form, pikepdf.Rectangle(x0, y0, x1, y1))

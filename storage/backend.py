@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO, Protocol, runtime_checkable
 
 CHUNK = 1 << 20  # 1 MiB: large enough that hashlib releases the GIL, small enough to stay flat
@@ -27,6 +28,19 @@ class ObjectInfo:
     key: str
     size: int
     sha256: str | None = None  # set by put (our own digest of the bytes written)
+    modified: datetime | None = None  # set by list where the backend knows it (fsck's age)
+
+
+@dataclass(frozen=True)
+class PartialWrite:
+    """An unfinished write a killed run left: a temporary file, an incomplete multipart upload.
+
+    Never visible under an object key; ``storage fsck`` lists and discards them.
+    """
+
+    ref: str  # backend-specific handle, shown to people
+    started: datetime | None
+    size: int | None = None
 
 
 @runtime_checkable
@@ -56,3 +70,9 @@ class Backend(Protocol):
 
     def check(self) -> None:
         """Raise BackendUnavailable when the location cannot be reached or written."""
+
+    def list_partial(self) -> Iterator[PartialWrite]:
+        """Unfinished writes (temporary files, multipart uploads) a killed run left."""
+
+    def discard_partial(self, partial: PartialWrite) -> None:
+        """Remove one unfinished write (missing ones are not an error)."""

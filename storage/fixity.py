@@ -61,13 +61,19 @@ def hash_stream(stream: BinaryIO, on_bytes: Callable[[int], None] | None = None)
 
 
 def copy_and_hash(src: BinaryIO, dst: BinaryIO,
-                  on_bytes: Callable[[int], None] | None = None) -> Digest:
-    """Copy ``src`` to ``dst`` and hash the same chunks: each byte is read once."""
+                  on_bytes: Callable[[int], None] | None = None,
+                  tap: Callable[[bytes], None] | None = None) -> Digest:
+    """Copy ``src`` to ``dst`` and hash the same chunks: each byte is read once.
+
+    ``tap`` sees every chunk too (e.g. a virus scanner's stream), so it needs no second read.
+    """
     h = hashlib.sha256()
     size = 0
     while chunk := src.read(CHUNK):
         h.update(chunk)
         dst.write(chunk)
+        if tap:
+            tap(chunk)
         size += len(chunk)
         if on_bytes:
             on_bytes(len(chunk))

@@ -12,12 +12,19 @@ import errno
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
-from storage.backend import Capabilities, ObjectInfo
-from storage.errors import BackendUnavailable, ObjectExists, ObjectMissing, StorageError
+from storage.backend import Capabilities, ObjectInfo, PartialWrite
+from storage.errors import (
+    BackendUnavailable,
+    InvalidKey,
+    ObjectExists,
+    ObjectMissing,
+    StorageError,
+)
 from storage.fixity import copy_and_hash, hash_stream
 from storage.keys import check_key
 
@@ -108,7 +115,8 @@ class FileBackend:
                 path = Path(dirpath) / name
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
-                    yield ObjectInfo(key, path.stat().st_size)
+                    st = path.stat()
+                    yield ObjectInfo(key, st.st_size, modified=_mtime(st))
 
     def delete(self, key: str) -> None:
         path = self._path(key)
@@ -123,6 +131,31 @@ class FileBackend:
             except OSError:
                 break
             parent = parent.parent
+
+
+    def list_partial(self) -> Iterator[PartialWrite]:
+        tmp_dir = self.root / TMP_DIR
+        if not tmp_dir.is_dir():
+            return
+        for path in sorted(tmp_dir.iterdir()):
+            try:
+                st = path.lstat()
+            except FileNotFoundError:
+                continue  # finished (renamed) meanwhile
+            yield PartialWrite(f"{TMP_DIR}/{path.name}", _mtime(st), st.st_size)
+
+    def discard_partial(self, partial: PartialWrite) -> None:
+        name = partial.ref.removeprefix(f"{TMP_DIR}/")
+        if "/" in name or name in ("", ".", ".."):
+            raise InvalidKey(key=partial.ref, reason="not a temporary file of this location")
+        try:
+            (self.root / TMP_DIR / name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise _translate(self.location, partial.ref, exc) from exc
+
+
+def _mtime(st: os.stat_result) -> datetime:
+    return datetime.fromtimestamp(st.st_mtime, UTC)
 
 
 def _discard(tmp: Path) -> None:

@@ -6,6 +6,10 @@ allow 255), no control characters or backslashes, and the whole key at most 1,00
 (S3 allows 1,024). Any other logical path is stored under ``<prefix>/~h/<sha256 of path>``;
 the catalog (``aip_files.storage_key``) and the bag's manifests keep the logical path itself,
 so nothing about the name is lost.
+
+Objects of classified AIPs are always stored under the hashed form (``opaque=True``): a file
+name can itself carry classified information, and no plaintext of a classified record may
+appear in any location (docs/design.md, "Keys").
 """
 
 from __future__ import annotations
@@ -35,11 +39,12 @@ def _component_ok(part: str) -> bool:
     return not any(unicodedata.category(ch) in ("Cc", "Cs") or ch == "\\" for ch in part)
 
 
-def object_key(prefix: str, logical_path: str) -> str:
+def object_key(prefix: str, logical_path: str, *, opaque: bool = False) -> str:
     """The storage key of one bag file (``data/…`` or a tag file name)."""
     parts = logical_path.split("/")
     key = f"{prefix}/{logical_path}"
-    if all(_component_ok(p) for p in parts) and len(key.encode("utf-8")) <= MAX_KEY_BYTES:
+    if not opaque and all(_component_ok(p) for p in parts) \
+            and len(key.encode("utf-8")) <= MAX_KEY_BYTES:
         return key
     digest = hashlib.sha256(logical_path.encode("utf-8", "surrogateescape")).hexdigest()
     return f"{prefix}/{HASHED_DIR}/{digest}"

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from storage.backend import Backend
-from storage.errors import ObjectMissing, StorageError
-from storage.fixity import hash_stream
+from storage.errors import ObjectExists, ObjectMissing, StorageError
+from storage.fixity import HashingReader, hash_stream
 
 OK, MISSING, CORRUPT, UNREADABLE = "ok", "missing", "corrupt", "unreadable"
 
@@ -88,3 +88,58 @@ def remove_all(backend: Backend, keys: Iterable[str]) -> None:
     for key in keys:
         with contextlib.suppress(StorageError):
             backend.delete(key)
+
+
+COPIED, PRESENT = "copied", "present"
+
+
+def copy_object(sources: list[Backend], target: Backend, obj: StoredObject, *,
+                present: bool | None = None,
+                on_bytes: Callable[[int], None] | None = None) -> str:
+    """Bring one object into ``target`` from the first source whose bytes verify.
+
+    Returns PRESENT when ``target`` already holds exactly these bytes (a resumed run; it was
+    read back to know), COPIED after a copy that was hashed on the way and read back. An
+    object that is already there with other content is never overwritten (write-once).
+    A copy from a source that turns out damaged while it streams is removed again and the
+    next source is tried.
+    """
+    if present is None:
+        present = target.stat(obj.key) is not None
+    if present:
+        result = check_object(target, obj)
+        if result == OK:
+            if on_bytes:
+                on_bytes(obj.size)
+            return PRESENT
+        raise CopyNotVerified(location=target.location, key=obj.key, problem=(
+            f"an object with other content is already there ({result}); it is never "
+            "overwritten: find who wrote it, or let 'khoso storage fsck --fix' remove it"))
+    failures: list[str] = []
+    for source in sources:
+        try:
+            with source.open(obj.key) as stream:
+                reader = HashingReader(stream)
+                target.put(obj.key, reader)  # type: ignore[arg-type]
+        except ObjectExists:
+            raise
+        except (StorageError, OSError) as exc:
+            failures.append(f"{source.location}: {exc}")
+            continue
+        if reader.hexdigest() != obj.sha256 or reader.size != obj.size:
+            # The source copy is damaged: what we wrote from it must not stay.
+            with contextlib.suppress(StorageError):
+                target.delete(obj.key)
+            failures.append(f"{source.location}: the source copy does not verify")
+            continue
+        result = check_object(target, obj)
+        if result != OK:
+            with contextlib.suppress(StorageError):
+                target.delete(obj.key)
+            raise CopyNotVerified(location=target.location, key=obj.key, problem=result)
+        if on_bytes:
+            on_bytes(obj.size)
+        return COPIED
+    raise CopyNotVerified(location=target.location, key=obj.key,
+                          problem="no source copy verifies: " + ("; ".join(failures)
+                                                                 or "no source"))

@@ -2,7 +2,10 @@
 
 URL: ``s3://bucket[/prefix][?endpoint_url=http://127.0.0.1:9100&region=eu-west-1]``. The
 location's options may also carry ``endpoint_url`` and ``region`` (options win over the URL),
-``profile``, ``multipart_threshold``/``multipart_chunksize`` (bytes), ``max_attempts``, and
+``profile``, ``multipart_threshold``/``multipart_chunksize`` (bytes), ``max_attempts``,
+``object_lock_days``/``object_lock_mode`` (S3 Object Lock retention given to every new object;
+GOVERNANCE by default, COMPLIANCE for retention nobody can shorten; the bucket must have
+Object Lock enabled), and
 ``aws_access_key_id``/``aws_secret_access_key``/``aws_session_token``. Credentials normally come
 from the standard AWS environment variables and profiles that boto3 reads; the options are for
 tests and throwaway servers, since options are stored in the catalog. Credentials never appear
@@ -27,6 +30,7 @@ import hashlib
 import io
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -37,7 +41,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from repository.errors import KhosoError
-from storage.backend import Capabilities, ObjectInfo
+from storage.backend import Capabilities, ObjectInfo, PartialWrite
 from storage.errors import BackendUnavailable, InvalidKey, ObjectExists, ObjectMissing, StorageError
 from storage.fixity import HashingReader, hash_stream
 from storage.keys import check_key
@@ -54,7 +58,8 @@ DEFAULT_ATTEMPTS = 5
 _URL_PARAMS = {"endpoint_url", "region"}
 _OPTIONS = _URL_PARAMS | {"profile", "aws_access_key_id", "aws_secret_access_key",
                           "aws_session_token", "multipart_threshold", "multipart_chunksize",
-                          "max_attempts"}
+                          "max_attempts", "object_lock_days", "object_lock_mode"}
+LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 # Everything boto, botocore or urllib3 may raise on the wire, plus OSError from sockets.
 _TRANSPORT = (BotoCoreError, ClientError, Urllib3Error, OSError)
 _MISSING = {"NoSuchKey", "404", "NotFound"}
@@ -101,6 +106,11 @@ class S3Backend:
         self._part_size = _int_option(location, opts, "multipart_chunksize", DEFAULT_PART_SIZE,
                                       MIN_PART_SIZE)
         attempts = _int_option(location, opts, "max_attempts", DEFAULT_ATTEMPTS, 1)
+        self._lock_days = _int_option(location, opts, "object_lock_days", 0, 0)
+        self._lock_mode = str(opts.get("object_lock_mode") or "GOVERNANCE").upper()
+        if self._lock_mode not in LOCK_MODES:
+            raise BackendUnavailable(location=location, reason="option object_lock_mode must be "
+                                     "GOVERNANCE or COMPLIANCE")
         self._secrets = [str(opts[k]) for k in ("aws_secret_access_key", "aws_session_token",
                                                 "aws_access_key_id") if opts.get(k)]
         try:
@@ -156,6 +166,10 @@ class S3Backend:
         probe = self._full(f".khoso-probe-{uuid.uuid4().hex}")
         try:
             self._client.head_bucket(Bucket=self.bucket)
+            if self._lock_days and not self.capabilities.object_lock:
+                raise BackendUnavailable(location=self.location, reason=(
+                    f"option object_lock_days needs S3 Object Lock, and bucket {self.bucket} "
+                    "does not have it enabled (it can only be enabled when a bucket is made)"))
             upload = self._client.create_multipart_upload(Bucket=self.bucket, Key=probe)
             self._client.abort_multipart_upload(Bucket=self.bucket, Key=probe,
                                                 UploadId=upload["UploadId"])
@@ -186,7 +200,8 @@ class S3Backend:
                 break  # end of stream
         if total < self._threshold:
             body = b"".join(buffered)
-            self._call("put_object", key, Key=full, Body=body, ContentMD5=_md5(body))
+            self._call("put_object", key, Key=full, Body=body, ContentMD5=_md5(body),
+                       **self._retention())
         else:
             self._put_multipart(key, full, reader, buffered)
         return ObjectInfo(key, reader.size, reader.hexdigest())
@@ -214,7 +229,35 @@ class S3Backend:
         with contextlib.suppress(ObjectMissing):
             self._call("delete_object", key, Key=self._full(key))
 
+    def list_partial(self) -> Iterator[PartialWrite]:
+        """Multipart uploads never completed nor aborted (a run killed mid-upload)."""
+        base = f"{self.prefix}/" if self.prefix else ""
+        pages = self._client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=base)
+        try:
+            for page in pages:
+                for up in page.get("Uploads", []):
+                    yield PartialWrite(f"{up['Key'][len(base):]}?uploadId={up['UploadId']}",
+                                       up.get("Initiated"))
+        except _TRANSPORT as exc:
+            raise self._error(exc, None) from exc
+
+    def discard_partial(self, partial: PartialWrite) -> None:
+        key, sep, upload_id = partial.ref.rpartition("?uploadId=")
+        if not sep or not upload_id:
+            raise InvalidKey(key=partial.ref, reason="not a multipart upload of this location")
+        with contextlib.suppress(ObjectMissing):
+            self._call("abort_multipart_upload", key, Key=self._full(key), UploadId=upload_id)
+
     # -- helpers ---------------------------------------------------------------------------
+
+    def _retention(self) -> dict[str, Any]:
+        """S3 Object Lock retention for a new object, when the location asks for it: the
+        object (this version) cannot be deleted or overwritten until the date passes."""
+        if not self._lock_days:
+            return {}
+        until = datetime.now(UTC) + timedelta(days=self._lock_days)
+        return {"ObjectLockMode": self._lock_mode, "ObjectLockRetainUntilDate": until}
 
     def _full(self, key: str) -> str:
         full = f"{self.prefix}/{check_key(key)}" if self.prefix else check_key(key)
@@ -235,7 +278,8 @@ class S3Backend:
         try:
             for page in pages:
                 for item in page.get("Contents", []):
-                    yield ObjectInfo(item["Key"][len(base):], int(item["Size"]))
+                    yield ObjectInfo(item["Key"][len(base):], int(item["Size"]),
+                                     modified=item.get("LastModified"))
         except _TRANSPORT as exc:
             raise self._error(exc, None) from exc
 
@@ -255,7 +299,8 @@ class S3Backend:
 
     def _put_multipart(self, key: str, full: str, reader: HashingReader,
                        buffered: list[bytes]) -> None:
-        upload_id = self._call("create_multipart_upload", key, Key=full)["UploadId"]
+        upload_id = self._call("create_multipart_upload", key, Key=full,
+                               **self._retention())["UploadId"]
         try:
             parts = []
             for number, data in enumerate(self._parts(reader, buffered, key), start=1):

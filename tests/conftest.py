@@ -35,6 +35,18 @@ def pg_server() -> Iterator[str]:
         missing(f"PostgreSQL unavailable: {exc}")
 
 
+@pytest.fixture(scope="session")
+def clamd_socket(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private clamd with the EICAR test signatures, shared by the whole session."""
+    from ingest.clamd_local import clamd_binary, start_clamd
+
+    if clamd_binary() is None:
+        missing("clamd is not installed (apt-get install clamav-daemon)")
+    daemon = start_clamd(tmp_path_factory.mktemp("clamd-shared"))
+    yield daemon.socket_path
+    daemon.stop()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty catalog database on each engine."""
@@ -46,10 +58,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def khoso(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch,
-          capsys: pytest.CaptureFixture[str]) -> Khoso:
+          capsys: pytest.CaptureFixture[str], clamd_socket: str) -> Khoso:
     """An initialised home on the parametrised catalog, driven through the real CLI."""
     home = tmp_path / "home"
     monkeypatch.setenv("KHOSO_HOME", str(home))
+    monkeypatch.setenv("KHOSO_CLAMD_SOCKET", clamd_socket)
     if not database_url.startswith("sqlite"):
         monkeypatch.setenv("KHOSO_DATABASE_URL", database_url)
     runner = Khoso(home, capsys)

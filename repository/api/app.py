@@ -21,9 +21,27 @@ from repository.errors import KhosoError
 
 # "module:attribute" of each APIRouter to include, imported lazily.
 ROUTERS: list[str] = []
+ROUTERS.append("repository.api.routes:router")  # /api: records, grants, copies, downloads
+ROUTERS.append("repository.api.officers:router")  # /: preservation officers' pages
 # Callables taking (app, repo) run at start and stop (e.g. the scheduler).
 STARTUP: list[Callable[[FastAPI, Repository], None]] = []
 SHUTDOWN: list[Callable[[FastAPI, Repository], None]] = []
+
+
+def _start_scheduler(app: FastAPI, repo: Repository) -> None:
+    from repository.scheduler import start_in_app
+
+    start_in_app(app, repo)
+
+
+def _stop_scheduler(app: FastAPI, repo: Repository) -> None:
+    from repository.scheduler import stop_in_app
+
+    stop_in_app(app, repo)
+
+
+STARTUP.append(_start_scheduler)  # active only where it holds the leader lock
+SHUTDOWN.append(_stop_scheduler)
 
 
 def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
@@ -52,6 +70,9 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
         status = {1: 422, 2: 400, 3: 403}.get(exc.exit_code, 500)
         if exc.code == "not-found":
             status = 404
+        if exc.code == "unauthenticated":  # RFC 6750 §3: say which scheme to use
+            return JSONResponse(exc.as_document(), status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
         return JSONResponse(exc.as_document(), status_code=status)
 
     @app.get("/healthz", tags=["meta"])

@@ -11,13 +11,18 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
+    Table,
     Text,
     TypeDecorator,
+    Unicode,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -55,6 +60,10 @@ class Location(Base):
     url: Mapped[str] = mapped_column(Text)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     max_classification: Mapped[str] = mapped_column(String(40), default="top-secret")
+    # network (isolated/lan/cloud), media, write_once, offline, site: placement facts
+    # (policies/replication.py); never handed to the backend.
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True,
+                                                             default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -111,10 +120,13 @@ class Replica(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     aip_id: Mapped[str] = mapped_column(ForeignKey("aips.id", ondelete="CASCADE"), index=True)
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="verified")
+    status: Mapped[str] = mapped_column(String(20), default="verified", index=True)
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_verified: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    last_checked: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_checked: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True,
+                                                         index=True)
+    # Set when a scheduled slice queues this copy for audit; cleared when it is audited.
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     # A worker's claim on this copy's audit (lease; FOR UPDATE SKIP LOCKED picks free rows).
     lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -143,7 +155,7 @@ class Event(Base):
     __tablename__ = "events"
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     aip_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
-    type: Mapped[str] = mapped_column(String(60))
+    type: Mapped[str] = mapped_column(String(60), index=True)
     outcome: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     agent: Mapped[str] = mapped_column(Text)
@@ -181,8 +193,11 @@ class Grant(Base):
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    revoke_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     approver: Mapped[User] = relationship(foreign_keys=[approver_id])
+    revoked_by: Mapped[User | None] = relationship(foreign_keys=[revoked_by_id])
 
 
 class Copy(Base):
@@ -200,7 +215,14 @@ class Copy(Base):
     dip_path: Mapped[str] = mapped_column(Text)
     classification: Mapped[str] = mapped_column(String(40), default="unclassified")
     copy_form: Mapped[str] = mapped_column(String(40), default="sao y")
-    user: Mapped[User] = relationship()
+    # making → made, or spoiled (destroyed at once, NĐ 26/2020 Điều 3) when writing failed.
+    status: Mapped[str] = mapped_column(String(20), default="made", server_default="made")
+    request_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    purpose_code: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    package_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    approver: Mapped[User | None] = relationship(foreign_keys=[approver_id])
 
 
 class Extension(Base):
@@ -248,10 +270,25 @@ class AuditRun(Base):
 
     __tablename__ = "audit_runs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     kind: Mapped[str] = mapped_column(String(20), default="manual")
     copies: Mapped[int] = mapped_column(Integer, default=0)
     files: Mapped[int] = mapped_column(Integer, default=0)
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     problems: Mapped[int] = mapped_column(Integer, default=0)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    failed_copies: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    unexpected: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Share of all copies verified within the policy window when the run ended (trend).
+    coverage: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+# APScheduler 3.11's SQLAlchemyJobStore table (created by migration 0003 so Alembic owns the
+# whole schema; the scheduler reads and writes it through its own Table object).
+scheduler_jobs = Table(
+    "apscheduler_jobs", Base.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)

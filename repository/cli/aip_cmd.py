@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from repository.aips import list_aips, show_aip
+from repository.cli import versions_cmd
 from repository.cli.common import JSON, opened
 from repository.cli.output import emit
 
@@ -12,6 +13,7 @@ from repository.cli.output import emit
 def register(app: typer.Typer) -> None:
     aip = typer.Typer(help="Archival information packages.", no_args_is_help=True)
     app.add_typer(aip, name="aip")
+    versions_cmd.register_into(aip)
 
     @aip.command("list")
     def list_(ctx: typer.Context, json_out: bool = JSON) -> None:

@@ -15,10 +15,15 @@ from repository.cli import (
     admin_cmd,
     aip_cmd,
     audit_cmd,
+    copies_cmd,
     ingest_cmd,
+    keys_cmd,
     log_cmd,
+    replicate_cmd,
+    scheduler_cmd,
     serve_cmd,
     storage_cmd,
+    token_cmd,
 )
 from repository.cli.output import stderr
 from repository.errors import InternalError, KhosoError, UsageError
@@ -38,7 +43,7 @@ def _global(ctx: typer.Context,
 
 
 for module in (admin_cmd, storage_cmd, ingest_cmd, aip_cmd, audit_cmd, access_cmd, log_cmd,
-               serve_cmd):
+               serve_cmd, copies_cmd, token_cmd, scheduler_cmd, replicate_cmd, keys_cmd):
     module.register(app)
 
 

@@ -14,14 +14,24 @@ from repository.errors import UsageError
 def register(app: typer.Typer) -> None:
     @app.command()
     def audit(ctx: typer.Context, aip: str = typer.Option(None, "--aip"),
-              due_only: bool = typer.Option(False, "--due-only"), json_out: bool = JSON) -> None:
+              due_only: bool = typer.Option(
+                  False, "--due-only", help="Only today's slice of the schedule "
+                                            "(policies/schedules.yaml)."),
+              workers: int = typer.Option(None, "--workers", min=1,
+                                          help="Files hashed in parallel (default: cores)."),
+              json_out: bool = JSON) -> None:
         """Fixity audit of every copy (exit 1 when damage is found)."""
         from repository.audit import audit as run
 
         with opened(ctx) as repo:
-            result = run(repo, aip, due_only, progress_for(json_out))
-        lines = [f"checked {result['checked']} files ({result['bytes']} bytes) in "
-                 f"{result['replicas']} copies: {len(result['problems'])} problem(s)"]
+            result = run(repo, aip, due_only, progress_for(json_out), workers)
+        lines = []
+        if "slice" in result:
+            s = result["slice"]
+            lines.append(f"today's slice: {s['queued']} copies queued "
+                         f"({s['mandatory']} damaged, never checked or overdue)")
+        lines += [f"checked {result['checked']} files ({result['bytes']} bytes) in "
+                  f"{result['replicas']} copies: {len(result['problems'])} problem(s)"]
         lines += [f"  {p['problem']:<10} {p['location']:<12} {p['aip']} {p['path']}"
                   for p in result["problems"]]
         lines += [f"  unexpected object {u['location']}: {u['key']}" for u in result["unexpected"]]

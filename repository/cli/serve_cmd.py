@@ -10,7 +10,11 @@ from repository.config import load_settings
 def register(app: typer.Typer) -> None:
     @app.command()
     def serve(ctx: typer.Context, host: str = typer.Option("127.0.0.1", "--host"),
-              port: int = typer.Option(8000, "--port")) -> None:
+              port: int = typer.Option(8000, "--port"),
+              scheduler: bool = typer.Option(True, "--scheduler/--no-scheduler",
+                                             help="Run the schedules in this process (one "
+                                                  "scheduler is active per catalog).")
+              ) -> None:
         """Serve the HTTP API and the preservation officers' pages; run the schedules."""
         import uvicorn
 
@@ -18,4 +22,5 @@ def register(app: typer.Typer) -> None:
 
         settings = load_settings(ctx.obj.get("home"))
         settings.require_initialised()
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings, background=scheduler), host=host, port=port,
+                    log_level="info")

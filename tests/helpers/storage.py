@@ -56,3 +56,10 @@ def flip_byte(path: Path) -> None:
 
 def stored_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and ".khoso-tmp" not in p.parts)
+
+
+def staging_leftovers(home: Path) -> list[Path]:
+    """Files an ingest left in staging (the lock folder's empty locks do not count)."""
+    staging = home / "staging"
+    return sorted(p for p in staging.rglob("*")
+                  if p.is_file() and ".locks" not in p.relative_to(staging).parts)

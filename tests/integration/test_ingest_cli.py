@@ -10,7 +10,7 @@ from pathlib import Path
 import bagit
 
 from repository.demo import make_sample_transfer
-from tests.helpers.storage import location_root, stored_files
+from tests.helpers.storage import location_root, staging_leftovers, stored_files
 
 
 def _sha(path: Path) -> str:
@@ -90,7 +90,7 @@ def test_nfc_and_nfd_names_are_rejected_with_both_names(khoso, tmp_path: Path) -
     assert [d["code"] for d in error["details"]] == ["name-normalization-collision"]
     assert khoso.json("aip", "list")["aips"] == []
     assert stored_files(location_root(khoso.home, "local")) == before
-    assert list((khoso.home / "staging").iterdir()) == []
+    assert staging_leftovers(khoso.home) == []
 
 
 def test_rejected_transfer_lists_every_problem_and_leaves_no_copy(khoso, tmp_path: Path) -> None:
@@ -112,7 +112,7 @@ def test_rejected_transfer_lists_every_problem_and_leaves_no_copy(khoso, tmp_pat
     assert khoso.json("aip", "list")["aips"] == []
     for loc in ("local", "offsite"):
         assert stored_files(location_root(khoso.home, loc)) == []
-    assert list((khoso.home / "staging").iterdir()) == []
+    assert staging_leftovers(khoso.home) == []
     events = khoso.json("log", "verify")
     assert events["intact"]
 
@@ -124,7 +124,7 @@ def test_missing_transfer_and_bad_metadata_are_input_errors(khoso, tmp_path: Pat
     bad = tmp_path / "bad.json"
     bad.write_text('{"title": "x", "mode": "09"}', encoding="utf-8")
     error = khoso.json("ingest", transfer, "--metadata", bad, code=1)["error"]
-    assert error["details"][0]["field"] == "mode"
+    assert "mode" in {d.get("field") for d in error["details"]}
     assert "bad.json" in error["message"]
     assert khoso.json("aip", "list")["aips"] == []
 

@@ -1,0 +1,155 @@
+"""Scheduled fixity work: a daily slice of copies is queued, and workers claim it copy by copy.
+
+Rule (``policies/schedules.yaml``, ``fixity``): every copy is verified at least every
+``verify_every_days`` days (default 90; TT 05/2025/TT-BNV: the whole holding within 3 years).
+The work is spread over the days of that window (borg's and LOCKSS's habit of checking a
+little every day rather than everything at once):
+
+* the daily quota is ``ceil(copies / verify_every_days)``;
+* damaged, never-checked and overdue copies are always queued, whatever the quota;
+* the least recently checked copies fill the rest of the quota;
+* copies checked today (by an audit, or by ingest's read-back) or already queued count
+  towards the quota, so planning twice on one day queues nothing new.
+
+A queued copy carries ``replicas.queued_at``. A worker claims a few at a time with
+``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL: concurrent workers skip each other's rows;
+SQLite: the claim transaction is serialised by ``BEGIN IMMEDIATE``) and marks them with a
+lease (``lease_owner``, ``lease_until``), so two workers never audit the same copy while the
+lease holds, and a crashed worker's copies are taken over when it expires.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select, update
+
+from repository import audit_runs
+from repository.audit import CopyResult, audit_copies, pool_for, priority
+from repository.catalog.models import Aip, AipFile, Replica
+from repository.context import Repository
+from repository.errors import NotFound
+from repository.progress import NoProgress, Progress
+
+EMPTY = {"checked": 0, "bytes": 0, "replicas": 0, "problems": [], "unexpected": [],
+         "run": None, "checkpoint": None}
+
+
+def owner_name(role: str) -> str:
+    return f"{role}@{socket.gethostname()}:{os.getpid()}"
+
+
+def day_start(repo: Repository, now: datetime) -> datetime:
+    """Midnight of ``now``'s day in the schedule's time zone, in UTC."""
+    local = now.astimezone(ZoneInfo(repo.policies.schedules.timezone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def plan_slice(repo: Repository, now: datetime | None = None,
+               aip_id: str | None = None) -> dict:
+    """Queue today's slice (only the due copies of one AIP when ``aip_id`` is given)."""
+    days = repo.policies.schedules.fixity.verify_every_days
+    now = now or datetime.now(UTC)
+    day0, cutoff = day_start(repo, now), now - timedelta(days=days)
+    not_today = or_(Replica.last_checked.is_(None), Replica.last_checked < day0)
+    with repo.catalog.session() as session:
+        if aip_id is not None and session.get(Aip, aip_id) is None:
+            raise NotFound(kind="AIP", name=aip_id)
+        must = select(Replica.id).where(
+            Replica.queued_at.is_(None), not_today,
+            or_(Replica.status != "verified", Replica.last_checked.is_(None),
+                Replica.last_checked < cutoff)).order_by(*priority())
+        if aip_id is not None:
+            must = must.where(Replica.aip_id == aip_id)
+        ids = list(session.scalars(must))
+        stats = {"mandatory": len(ids)}
+        if aip_id is None:
+            stats |= _counts(session, day0)
+            stats["quota"] = math.ceil(stats["copies"] / days)
+            room = stats["quota"] - stats["done_today"] - stats["already_queued"] - len(ids)
+            if room > 0:
+                ids += list(session.scalars(
+                    select(Replica.id).where(
+                        Replica.queued_at.is_(None), Replica.status == "verified",
+                        Replica.last_checked >= cutoff, Replica.last_checked < day0)
+                    .order_by(Replica.last_checked, Replica.id).limit(room)))
+        for start in range(0, len(ids), 500):
+            session.execute(update(Replica).where(Replica.id.in_(ids[start:start + 500]))
+                            .values(queued_at=now))
+    return {"queued": len(ids), **stats}
+
+
+def _counts(session, day0: datetime) -> dict:  # type: ignore[no-untyped-def]
+    row = session.execute(select(
+        func.count(Replica.id),
+        func.count(Replica.id).filter(Replica.last_checked >= day0),
+        func.count(Replica.id).filter(Replica.queued_at.is_not(None)))).one()
+    return {"copies": row[0], "done_today": row[1], "already_queued": row[2]}
+
+
+def claim(repo: Repository, owner: str, limit: int, now: datetime | None = None,
+          aip_id: str | None = None) -> list[int]:
+    """Lease up to ``limit`` queued copies to ``owner``; concurrent claimers get other rows."""
+    now = now or datetime.now(UTC)
+    lease = timedelta(minutes=repo.policies.schedules.fixity.lease_minutes)
+    query = (select(Replica.id)
+             .where(Replica.queued_at.is_not(None),
+                    or_(Replica.lease_until.is_(None), Replica.lease_until < now))
+             .order_by(*priority()).limit(limit)
+             .with_for_update(skip_locked=True))
+    if aip_id is not None:
+        query = query.where(Replica.aip_id == aip_id)
+    with repo.catalog.session() as session:
+        ids = list(session.scalars(query))
+        if ids:
+            session.execute(update(Replica).where(Replica.id.in_(ids))
+                            .values(lease_owner=owner, lease_until=now + lease))
+    return ids
+
+
+def queued_bytes(repo: Repository) -> int:
+    stored = func.coalesce(AipFile.stored_size, AipFile.size)
+    with repo.catalog.session() as session:
+        return int(session.scalar(
+            select(func.sum(stored)).select_from(Replica)
+            .join(AipFile, AipFile.aip_id == Replica.aip_id)
+            .where(Replica.queued_at.is_not(None))) or 0)
+
+
+def drain(repo: Repository, owner: str, *, kind: str = "worker", batch: int | None = None,
+          progress: Progress | None = None, workers: int | None = None,
+          stop: Callable[[], bool] | None = None, aip_id: str | None = None,
+          on_batch: Callable[[list[CopyResult]], None] | None = None) -> dict:
+    """Claim and audit queued copies until none is left (or ``stop()`` says so)."""
+    batch = batch or repo.policies.schedules.fixity.claim_batch
+    run: audit_runs.Run | None = None
+    try:
+        with pool_for(workers) as pool, (progress or NoProgress()).task(
+                "auditing", queued_bytes(repo)) as advance:
+            while not (stop and stop()):
+                ids = claim(repo, owner, batch, aip_id=aip_id)
+                if not ids:
+                    break
+                run = run or audit_runs.start(repo, kind, owner)
+                results = audit_copies(repo, ids, pool, run.id, advance, owner)
+                run.add(results)
+                if on_batch is not None:
+                    on_batch(results)
+    finally:
+        if run is not None:
+            audit_runs.finish(repo, run)
+    return run.summary() if run is not None else dict(EMPTY)
+
+
+def audit_due(repo: Repository, progress: Progress | None = None, workers: int | None = None,
+              aip_id: str | None = None) -> dict:
+    """``khoso audit --due-only``: queue today's slice, then work through it in this process."""
+    planned = plan_slice(repo, aip_id=aip_id)
+    result = drain(repo, owner_name("audit"), kind="due", progress=progress, workers=workers,
+                   aip_id=aip_id)
+    return result | {"slice": planned}

@@ -1,0 +1,181 @@
+"""Signed checkpoints of the event chain (Ed25519), kept inside and outside the catalog.
+
+A checkpoint is the statement ``{"type": "khoso-checkpoint/1", "seq", "hash", "at", "key_id"}``
+(compact JSON, sorted keys, UTF-8) signed with the home's Ed25519 key
+``HOME/keys/checkpoint-ed25519.pem`` (0600, created on first use). Each one is stored in the
+``checkpoints`` table *and* appended to ``HOME/checkpoints/checkpoints.jsonl``, so someone who
+can rewrite the catalog's tables (events, chain head and checkpoints alike) is still caught:
+they cannot sign a new checkpoint without the key, and the journal in the home keeps the old
+ones. ``verify_log`` checks the chain, every signature, and that the chain still holds each
+checkpointed (seq, hash); ``khoso log export`` hands the same material to an auditor.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import select
+
+from repository import events
+from repository.catalog.models import Checkpoint
+from repository.config import Settings
+from repository.context import Repository
+from repository.errors import BrokenLog, ConfigError
+
+KEY_FILE = "checkpoint-ed25519.pem"
+JOURNAL = Path("checkpoints") / "checkpoints.jsonl"
+STATEMENT_TYPE = "khoso-checkpoint/1"
+
+
+@dataclass(frozen=True)
+class Signed:
+    seq: int
+    hash: str
+    at: str  # ISO 8601 UTC with microseconds, as signed
+    key_id: str
+    signature: str  # base64
+
+    def statement(self) -> bytes:
+        return statement_bytes(self.seq, self.hash, self.at, self.key_id)
+
+    def as_dict(self) -> dict:
+        return {"statement": json.loads(self.statement()), "signature": self.signature}
+
+
+def statement_bytes(seq: int, hash_: str, at: str, key_id: str) -> bytes:
+    doc = {"type": STATEMENT_TYPE, "seq": seq, "hash": hash_, "at": at, "key_id": key_id}
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
+
+
+def public_pem(public: Ed25519PublicKey) -> bytes:
+    return public.public_bytes(serialization.Encoding.PEM,
+                               serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def load_public(path: Path) -> Ed25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(reason=f"{path}: not an Ed25519 public key in PEM ({exc})") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise ConfigError(reason=f"{path}: not an Ed25519 public key")
+    return key
+
+
+def signing_key(settings: Settings, *, create: bool = True) -> Ed25519PrivateKey | None:
+    """The home's checkpoint key, made on first use with mode 0600 (never world-readable)."""
+    path = settings.keys_dir / KEY_FILE
+    if not path.exists():
+        if not create:
+            return None
+        return _create_key(path)
+    if path.stat().st_mode & 0o077:
+        raise ConfigError(reason=f"{path} is readable by other users; run 'chmod 600 {path}' "
+                                 "(the checkpoint signing key must stay private)")
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(reason=f"{path}: cannot read the checkpoint key ({exc})") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(reason=f"{path}: not an Ed25519 private key")
+    return key
+
+
+def _create_key(path: Path) -> Ed25519PrivateKey:
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        assert isinstance(loaded, Ed25519PrivateKey)
+        return loaded
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return key
+
+
+def write_checkpoint(repo: Repository, *, force: bool = False) -> dict | None:
+    """Sign the chain head now; None for an empty log. Never signs a chain that is broken."""
+    key = signing_key(repo.settings)
+    assert key is not None
+    kid = key_id(key.public_key())
+    with repo.catalog.session() as session:
+        seq, hash_ = events.head(session)
+        if seq == 0:
+            return None
+        latest = session.scalar(select(Checkpoint).order_by(Checkpoint.seq.desc(),
+                                                            Checkpoint.id.desc()).limit(1))
+        if latest is not None and latest.seq == seq and not force:
+            return _row(latest).as_dict()
+        # Only the events since the last checkpoint are new: check them before signing.
+        since = (latest.seq, latest.hash) if latest is not None and latest.seq <= seq else None
+        check = events.verify(session, since=since)
+        if not check.ok:
+            raise BrokenLog(seq=check.bad_seq, reason=check.reason + " (no checkpoint written)")
+        at = datetime.now(UTC)
+        signed = Signed(seq, hash_, events._iso(at), kid, "")
+        signature = base64.b64encode(key.sign(signed.statement())).decode()
+        signed = Signed(seq, hash_, signed.at, kid, signature)
+        session.add(Checkpoint(seq=seq, hash=hash_, at=at, key_id=kid, signature=signature))
+    _append_journal(repo.settings, signed)
+    return signed.as_dict()
+
+
+def _append_journal(settings: Settings, signed: Signed) -> None:
+    path = settings.home / JOURNAL
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(signed.as_dict(), sort_keys=True, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _row(row: Checkpoint) -> Signed:
+    return Signed(row.seq, row.hash, events._iso(row.at), row.key_id, row.signature)
+
+
+def parse_line(line: str) -> Signed:
+    doc = json.loads(line)
+    st = doc["statement"]
+    return Signed(int(st["seq"]), st["hash"], st["at"], st["key_id"], doc["signature"])
+
+
+def journal(settings: Settings) -> list[Signed]:
+    path = settings.home / JOURNAL
+    if not path.is_file():
+        return []
+    return [parse_line(line) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def stored(repo: Repository) -> list[Signed]:
+    with repo.catalog.session() as session:
+        return [_row(r) for r in session.scalars(select(Checkpoint).order_by(Checkpoint.seq,
+                                                                             Checkpoint.id))]
+
+
+def signature_ok(public: Ed25519PublicKey, signed: Signed) -> bool:
+    try:
+        public.verify(base64.b64decode(signed.signature), signed.statement())
+    except (InvalidSignature, ValueError):
+        return False
+    return True

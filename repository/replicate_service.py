@@ -1,0 +1,243 @@
+"""``khoso replicate``: bring every AIP up to the replication policy (e.g. after a location is
+added), or put copies on one named location (``--to``).
+
+For each copy to make, every object is streamed from a verified copy (hashed on the way), put
+into the new location and read back (storage/replicate.py ``copy_object``); only when every
+object of the AIP is there and verified is the ``replicas`` row written, with its
+``replication`` event, in one transaction (the write order of docs/design.md). A copy is
+recorded as soon as it is complete, so a run that is killed keeps what it finished; objects
+of an unfinished copy stay where they are and the next run reads them back instead of
+copying them again (resumable). Objects are copied by a pool of workers (many small files
+are latency-bound); objects over ``BIG`` bytes go at most two at a time so memory stays flat.
+Encrypted objects are copied as ciphertext, byte for byte: no key is needed to replicate.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from repository import events
+from repository.catalog.models import Aip, Location, Replica
+from repository.context import Repository
+from repository.errors import KhosoError, NotFound, PolicyRefused
+from repository.objects import stored_object
+from repository.placement import check_may_hold, choose_locations
+from repository.progress import NoProgress, Progress
+from storage.backend import Backend
+from storage.replicate import COPIED, StoredObject, copy_object
+
+BIG = 32 << 20
+BIG_AT_ONCE = 2
+
+
+@dataclass
+class Copy:
+    """One copy to make: every object of an AIP into one location."""
+
+    aip: str
+    prefix: str
+    target: Location
+    sources: list[Location]
+    objects: list[tuple[str, StoredObject]]  # (logical path, object)
+    copied: int = 0
+    present: int = 0
+    bytes: int = 0
+    failures: list[dict] = field(default_factory=list)
+    left: int = 0
+
+
+def replicate(repo: Repository, aip_id: str | None = None, to: str | None = None,
+              workers: int = 8, dry_run: bool = False,
+              progress: Progress | None = None) -> dict:
+    progress = progress or NoProgress()
+    copies, refused, at_policy, considered = _plan(repo, aip_id, to)
+    result: dict = {"aips": considered, "at_policy": at_policy, "copies_needed": len(copies),
+                    "dry_run": dry_run, "added": [], "refused": refused, "failed": []}
+    if dry_run:
+        result["plan"] = [{"aip": c.aip, "location": c.target.name,
+                           "sources": [s.name for s in c.sources], "objects": len(c.objects),
+                           "bytes": sum(o.size for _, o in c.objects)} for c in copies]
+        return result
+    _run(repo, copies, workers, progress, result)
+    return result
+
+
+# -- planning --------------------------------------------------------------------------------
+
+def _plan(repo: Repository, aip_id: str | None,
+          to: str | None) -> tuple[list[Copy], list[dict], int, int]:
+    with repo.catalog.session() as session:
+        locations = list(session.scalars(select(Location).order_by(Location.id)))
+        query = (select(Aip).options(selectinload(Aip.files),
+                                     selectinload(Aip.replicas).selectinload(Replica.location))
+                 .order_by(Aip.created_at, Aip.id))
+        if aip_id is not None:
+            if session.get(Aip, aip_id) is None:
+                raise NotFound(kind="AIP", name=aip_id)
+            query = query.where(Aip.id == aip_id)
+        aips = list(session.scalars(query))
+    target = None
+    if to is not None:
+        target = next((loc for loc in locations if loc.name == to), None)
+        if target is None:
+            raise NotFound(kind="storage location", name=to)
+    copies: list[Copy] = []
+    refused: list[dict] = []
+    at_policy = 0
+    for aip in aips:
+        level = repo.policies.level(aip.classification)
+        have = [r.location for r in aip.replicas]
+        try:
+            if target is not None:
+                if any(loc.id == target.id for loc in have):
+                    at_policy += 1
+                    continue
+                check_may_hold(repo.policies, target, level)
+                adds = [target]
+            else:
+                adds = choose_locations(repo.policies, locations, level, have)
+        except PolicyRefused as exc:
+            refused.append({"aip": aip.id, "rule": exc.kwargs.get("rule"),
+                            "reason": exc.kwargs.get("reason")})
+            if target is not None:
+                _record_refusal(repo, aip.id, target, exc)
+            continue
+        if not adds:
+            at_policy += 1
+            continue
+        sources = [r.location for r in sorted(
+            (r for r in aip.replicas if r.status == "verified"),
+            key=lambda r: r.last_verified or r.stored_at, reverse=True)]
+        objects = [(f.path, stored_object(f)) for f in aip.files]
+        copies.extend(Copy(aip.id, aip.key_prefix, loc, sources, objects) for loc in adds)
+    return copies, refused, at_policy, len(aips)
+
+
+def _record_refusal(repo: Repository, aip_id: str, target: Location, exc: PolicyRefused) -> None:
+    with repo.catalog.session() as session:
+        events.record(session, events.REPLICATION, events.FAILURE, repo.agent, aip=aip_id,
+                      detail={"location": target.name, "refused": exc.kwargs.get("rule"),
+                              "reason": exc.kwargs.get("reason")})
+
+
+# -- copying ---------------------------------------------------------------------------------
+
+def _run(repo: Repository, copies: list[Copy], workers: int, progress: Progress,
+         result: dict) -> None:
+    backends: dict[int, Backend] = {}
+    for copy in copies:
+        for loc in (copy.target, *copy.sources):
+            if loc.id not in backends:
+                backends[loc.id] = repo.backend(loc)
+    runnable = []
+    for copy in copies:
+        if not copy.sources:
+            copy.failures.append({"path": None, "problem": "no verified copy to copy from; "
+                                  "run 'khoso audit' and 'khoso repair' first"})
+            _finish(repo, copy, result)
+        else:
+            runnable.append(copy)
+    total_objects = sum(len(c.objects) for c in runnable)
+    total_bytes = sum(o.size for c in runnable for _, o in c.objects)
+    big = threading.Semaphore(BIG_AT_ONCE)
+    with progress.task("objects", total_objects) as one_more, \
+            progress.task("bytes", total_bytes) as advance:
+
+        def job(copy: Copy, path: str, obj: StoredObject, present: bool | None) -> str:
+            sources = [backends[s.id] for s in copy.sources]
+            target = backends[copy.target.id]
+            if obj.size > BIG:
+                with big:
+                    return copy_object(sources, target, obj, present=present, on_bytes=advance)
+            return copy_object(sources, target, obj, present=present, on_bytes=advance)
+
+        for (copy, path, obj), outcome in _bounded(workers, _jobs(runnable, backends), job):
+            if isinstance(outcome, KhosoError):
+                copy.failures.append({"path": path, "problem": str(outcome)})
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            elif outcome == COPIED:
+                copy.copied += 1
+                copy.bytes += obj.size
+            else:
+                copy.present += 1
+            one_more(1)
+            copy.left -= 1
+            if copy.left == 0:
+                _finish(repo, copy, result)
+
+
+def _jobs(copies: list[Copy],
+          backends: dict[int, Backend]) -> Iterator[tuple[Copy, str, StoredObject, bool | None]]:
+    for copy in copies:
+        copy.left = len(copy.objects)
+        known = _listed(backends[copy.target.id], copy.prefix)
+        for path, obj in copy.objects:
+            # One LIST per copy instead of a HEAD per object; keys outside the AIP's prefix
+            # (files shared with an earlier version) are asked one by one.
+            inside = known is not None and obj.key.startswith(copy.prefix + "/")
+            yield copy, path, obj, (obj.key in known) if inside and known is not None else None
+
+
+def _listed(backend: Backend, prefix: str) -> set[str] | None:
+    try:
+        return {o.key for o in backend.list(prefix + "/")}
+    except KhosoError:
+        return None  # each object is asked for itself (and fails there if unreachable)
+
+
+def _bounded(workers: int, jobs: Iterable[tuple[Copy, str, StoredObject, bool | None]],
+             run: Callable[[Copy, str, StoredObject, bool | None], str],
+             ) -> Iterator[tuple[tuple[Copy, str, StoredObject], str | BaseException]]:
+    """Run jobs on a pool with a bounded queue (memory flat in the number of objects)."""
+    pending: dict[Future, tuple[Copy, str, StoredObject]] = {}
+    it = iter(jobs)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while True:
+            while len(pending) < workers * 4 and (nxt := next(it, None)) is not None:
+                copy, path, obj, present = nxt
+                pending[pool.submit(run, copy, path, obj, present)] = (copy, path, obj)
+            if not pending:
+                return
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                item = pending.pop(fut)
+                exc = fut.exception()
+                yield item, exc if exc is not None else fut.result()
+
+
+def _finish(repo: Repository, copy: Copy, result: dict) -> None:
+    now = datetime.now(UTC)
+    loc = copy.target
+    if copy.failures:
+        with repo.catalog.session() as session:
+            events.record(session, events.REPLICATION, events.FAILURE, repo.agent,
+                          aip=copy.aip, at=now, detail={
+                              "location": loc.name, "failures": copy.failures[:20],
+                              "failed_objects": len(copy.failures)})
+        result["failed"].append({"aip": copy.aip, "location": loc.name,
+                                 "objects": copy.failures})
+        return
+    try:
+        with repo.catalog.session() as session:
+            session.add(Replica(aip_id=copy.aip, location_id=loc.id, status="verified",
+                                stored_at=now, last_verified=now, last_checked=now))
+            events.record(session, events.REPLICATION, events.SUCCESS, repo.agent,
+                          aip=copy.aip, at=now, detail={
+                              "location": loc.name, "objects": len(copy.objects),
+                              "copied": copy.copied, "already_present": copy.present,
+                              "bytes": copy.bytes, "verified": "read back, SHA-256"})
+    except IntegrityError:
+        return  # another run recorded this copy first (or the AIP is gone)
+    result["added"].append({"aip": copy.aip, "location": loc.name, "objects": len(copy.objects),
+                            "copied": copy.copied, "present": copy.present,
+                            "bytes": copy.bytes})
+

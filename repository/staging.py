@@ -1,0 +1,92 @@
+"""Staging that never outlives its run: a lock per AIP being built, and a sweep of the rest.
+
+An ingest holds an exclusive ``flock`` on ``HOME/staging/.locks/<aip>.lock`` for as long as
+``HOME/staging/<aip>`` (and ``<aip>.sealed``) exist; the kernel drops the lock when the process
+dies, even by ``kill -9``. The sweep (at the start of every ingest, and ``khoso storage
+fsck``) removes any AIP staging entry whose lock nobody holds: what a killed run left
+behind, which for a classified transfer is plaintext that must not remain (docs/design.md).
+Only entries named like AIP staging (``urn_uuid_…``) are touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+LOCKS = ".locks"
+AIP_ENTRY = "urn_uuid_"
+
+
+def _lock_path(staging: Path, name: str) -> Path:
+    return staging / LOCKS / f"{name}.lock"
+
+
+@contextlib.contextmanager
+def guarded(staging: Path, aip_id: str) -> Iterator[None]:
+    """Hold the staging lock of ``aip_id``; on leaving remove its staging, then the lock."""
+    name = aip_id.replace(":", "_")
+    lock = _lock_path(staging, name)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        # A sweep may have unlinked the file between our open and flock: lock the new one.
+        try:
+            if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        yield
+    finally:
+        for entry in (staging / name, staging / f"{name}.sealed"):
+            shutil.rmtree(entry, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        os.close(fd)
+
+
+def stale(staging: Path) -> list[str]:
+    """Names of AIP staging entries no live run holds (what ``sweep`` would remove)."""
+    if not staging.is_dir():
+        return []
+    return [entry.name for entry in sorted(staging.iterdir())
+            if entry.name.startswith(AIP_ENTRY)
+            and not _held(_lock_path(staging, entry.name.split(".", 1)[0]))]
+
+
+def sweep(staging: Path) -> list[str]:
+    """Remove AIP staging entries no live run holds; returns their names."""
+    removed: list[str] = []
+    for name in stale(staging):
+        entry = staging / name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(name)
+    locks = staging / LOCKS
+    if locks.is_dir():
+        for lock in locks.iterdir():
+            if not _held(lock):
+                lock.unlink(missing_ok=True)
+    return removed
+
+
+def _held(lock: Path) -> bool:
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock we may just have taken
+    return False

@@ -1,0 +1,84 @@
+"""Ingest of a mixed transfer into two local locations vs what an archivist would do by hand.
+
+Baseline (same data, same run): cp the transfer, `bagit.py --sha256 -p 2` on it, cp the bag to
+a second place, `bagit.py --validate -p 2` the copy. khoso: `khoso ingest` (every check on:
+virus scan, format identification, PDF checks) into two file:// locations, each copy read back
+and verified. Prints khoso / baseline (target <= 1.0, aim 0.7).
+
+    .venv/bin/python scripts/bench/ingest_vs_bagit.py [--mb 470] [--files 1500] [--small 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import VENV_BIN, make_mixed_transfer, make_small_files, run, timed, with_clamd
+
+
+def khoso_ingest(work: Path, transfer: Path, env: dict[str, str]) -> None:
+    home = work / "home"
+    khoso = str(VENV_BIN / "khoso")
+    run([khoso, "--home", str(home), "init"], env)
+    run([khoso, "--home", str(home), "storage", "add", "second", (work / "second").as_uri()], env)
+    run([khoso, "--home", str(home), "ingest", str(transfer), "--json"], env)
+
+
+def baseline(work: Path, transfer: Path) -> None:
+    bag = work / "bag"
+    run(["cp", "-r", str(transfer), str(bag)])
+    run([str(VENV_BIN / "bagit.py"), "--sha256", "--processes", "2", str(bag)])
+    run(["cp", "-r", str(bag), str(work / "bag-copy")])
+    run([str(VENV_BIN / "bagit.py"), "--validate", "--processes", "2", str(work / "bag-copy")])
+
+
+def compare(name: str, work: Path, transfer: Path, env: dict[str, str]) -> dict[str, float]:
+    print(f"{name}:", file=sys.stderr)
+    results: dict[str, float] = {}
+    run(["sync"])
+    with timed("baseline (cp + bagit.py + cp + bagit.py --validate)", results):
+        baseline(work / "baseline", transfer)
+    run(["sync"])
+    with timed("khoso ingest (2 verified copies, every check)", results):
+        khoso_ingest(work / "khoso", transfer, env)
+    base, ours = results.values()
+    return {"baseline_s": round(base, 2), "khoso_s": round(ours, 2),
+            "ratio": round(ours / base, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mb", type=int, default=470)
+    parser.add_argument("--files", type=int, default=1500)
+    parser.add_argument("--small", type=int, default=20000,
+                        help="files in the small-files run (0 to skip)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="khoso-bench-"))
+    env, stop = with_clamd(work)
+    out: dict[str, object] = {}
+    try:
+        mixed = make_mixed_transfer(work / "mixed", args.mb * 10**6, args.files)
+        for sub in ("baseline", "khoso"):
+            (work / sub).mkdir()
+        out["mixed"] = {"mb": args.mb, "files": args.files,
+                        **compare("mixed transfer", work, mixed, env)}
+        if args.small:
+            small = make_small_files(work / "small", args.small)
+            for sub in ("baseline", "khoso"):
+                shutil.rmtree(work / sub)
+                (work / sub).mkdir()
+            out["small_files"] = {"files": args.small,
+                                  **compare("small files", work, small, env)}
+    finally:
+        stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Signed checkpoints: a log rewritten from the start, cut short, or stripped of its
+checkpoints is caught by `khoso log verify` (both catalogs) and by the exported verifier."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import delete, select, update
+
+from repository import events
+from repository.catalog.models import ChainHead, Checkpoint, Event
+from repository.checkpoints import JOURNAL, KEY_FILE
+from repository.context import Repository
+
+
+def _rewrite_from(repo: Repository, seq: int, change: dict) -> None:
+    """Edit event ``seq`` and re-hash it and every later event, head row included: what
+    someone with write access to the catalog (but not the signing key) can do."""
+    with repo.catalog.session() as session:
+        rows = list(session.scalars(select(Event).where(Event.seq >= seq).order_by(Event.seq)))
+        prev = session.scalar(select(Event.hash).where(Event.seq == seq - 1)) or events.GENESIS
+        for n, ev in enumerate(rows):
+            if n == 0:
+                for key, value in change.items():
+                    setattr(ev, key, value)
+            ev.prev_hash = prev
+            ev.hash = events.event_hash(ev)
+            prev = ev.hash
+        session.execute(update(ChainHead).where(ChainHead.id == 1)
+                        .values(seq=rows[-1].seq, hash=prev))
+
+
+def _truncate_to(repo: Repository, seq: int) -> None:
+    with repo.catalog.session() as session:
+        last = session.scalar(select(Event.hash).where(Event.seq == seq))
+        session.execute(delete(Event).where(Event.seq > seq))
+        session.execute(update(ChainHead).where(ChainHead.id == 1).values(seq=seq, hash=last))
+
+
+def test_checkpoints_are_signed_by_a_private_key_made_on_demand(khoso, holding) -> None:  # type: ignore[no-untyped-def]
+    key = khoso.home / "keys" / KEY_FILE
+    assert not key.exists()
+    made = khoso.json("log", "checkpoint")["checkpoint"]
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    journal = (khoso.home / JOURNAL).read_text(encoding="utf-8").splitlines()
+    assert json.loads(journal[-1])["statement"] == made["statement"]
+    # Every audit run ends with a checkpoint of the head, covering its fixity events.
+    audited = khoso.json("audit")
+    head = khoso.json("log", "verify")
+    assert head["intact"] is True and head["checkpoints"]["verified"] == 2
+    assert audited["checkpoint"]["seq"] == head["events"] > made["statement"]["seq"]
+    key.chmod(0o644)
+    doc = khoso.json("log", "checkpoint", code=2)
+    assert "chmod 600" in doc["error"]["message"]
+
+
+def test_rewritten_log_fails_against_its_checkpoint(khoso, holding, repo) -> None:  # type: ignore[no-untyped-def]
+    khoso.ok("log", "checkpoint")
+    _rewrite_from(repo, 3, {"agent": "someone else"})
+    # The chain's own links agree again: only the signed checkpoint shows the rewrite.
+    with repo.catalog.session() as session:
+        assert events.verify(session).ok
+    broken = khoso.json("log", "verify", code=1)
+    assert broken["intact"] is False
+    assert "rewritten" in broken["reason"]
+
+
+def test_truncated_tail_fails_against_its_checkpoint(khoso, holding, repo) -> None:  # type: ignore[no-untyped-def]
+    signed = khoso.json("log", "checkpoint")["checkpoint"]["statement"]["seq"]
+    _truncate_to(repo, signed - 2)
+    broken = khoso.json("log", "verify", code=1)
+    assert broken["first_bad"] == signed - 1
+    assert "deleted" in broken["reason"]
+
+
+def test_forged_or_deleted_checkpoints_are_caught(khoso, holding, repo) -> None:  # type: ignore[no-untyped-def]
+    khoso.ok("log", "checkpoint")
+    with repo.catalog.session() as session:
+        session.execute(update(Checkpoint).values(hash="0" * 64))
+    assert "signature does not verify" in khoso.json("log", "verify", code=1)["reason"]
+    with repo.catalog.session() as session:
+        session.execute(delete(Checkpoint))
+    # The home's journal still holds the genuine checkpoint.
+    assert "checkpoints table was edited" in khoso.json("log", "verify", code=1)["reason"]
+
+
+def _run_verifier(folder: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    # A bare interpreter with no site-packages: what an auditor elsewhere has.
+    return subprocess.run([sys.executable, "-I", "-S", str(folder / "verify.py"), str(folder),
+                           *extra], capture_output=True, text=True, cwd=folder)
+
+
+def test_export_verifies_elsewhere_and_detects_tampering(khoso, holding, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "export"
+    data = khoso.json("log", "export", "--out", out)
+    assert {"events.jsonl", "checkpoints.jsonl", "public-key.pem", "verify.py",
+            "README.txt"} <= set(data["files"])
+    ok = _run_verifier(out, "--key-id", data["key_id"])
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert f"{data['events']} events" in ok.stdout
+
+    lines = (out / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    edited = [json.loads(line) for line in lines]
+    edited[2]["agent"] = "someone else"  # edit one event and re-chain every later one
+    prev = edited[1]["hash"]
+    for ev in edited[2:]:
+        ev["prev"] = prev
+        body = {k: ev[k] for k in ("seq", "aip", "type", "outcome", "at", "agent", "detail",
+                                   "prev")}
+        import hashlib
+
+        ev["hash"] = prev = hashlib.sha256(json.dumps(
+            body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+    (out / "events.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n"
+                                              for e in edited), encoding="utf-8")
+    rewritten = _run_verifier(out)
+    assert rewritten.returncode == 1
+    assert "rewritten" in rewritten.stdout
+
+    (out / "events.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cps = (out / "checkpoints.jsonl").read_text(encoding="utf-8").splitlines()
+    forged = json.loads(cps[-1])
+    forged["statement"]["at"] = "2020-01-01T00:00:00.000000Z"
+    (out / "checkpoints.jsonl").write_text(json.dumps(forged) + "\n", encoding="utf-8")
+    assert "signature does not verify" in _run_verifier(out).stdout
+
+
+def test_later_export_is_checked_against_an_earlier_one(khoso, holding, repo, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Whoever rewrites the catalog *and* removes every checkpoint (rows and journal) gets a
+    new export that verifies on its own; the auditor's earlier export still catches it."""
+    first = tmp_path / "first"
+    khoso.ok("log", "export", "--out", first)
+    _rewrite_from(repo, 2, {"agent": "someone else"})
+    with repo.catalog.session() as session:
+        session.execute(delete(Checkpoint))
+    (khoso.home / JOURNAL).unlink()
+    second = tmp_path / "second"
+    khoso.ok("log", "export", "--out", second)
+    assert _run_verifier(second).returncode == 0
+    caught = _run_verifier(second, "--previous", str(first))
+    assert caught.returncode == 1
+    assert "earlier export's checkpoint" in caught.stdout
+
+
+def test_standalone_ed25519_matches_rfc8032_and_cryptography() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from repository.log_verifier import ed25519_verify
+
+    # RFC 8032 §7.1, test 1.
+    public = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+    sig = bytes.fromhex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb88"
+                        "21590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
+    assert ed25519_verify(public, b"", sig)
+    assert not ed25519_verify(public, b"x", sig)
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    raw = key.public_key().public_bytes_raw()
+    message = "Nhật ký sự kiện".encode()
+    assert ed25519_verify(raw, message, key.sign(message))
+    assert not ed25519_verify(raw, message + b".", key.sign(message))

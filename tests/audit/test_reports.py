@@ -1,0 +1,78 @@
+"""`khoso report` and the officers' pages of `khoso serve` (both catalogs): coverage within
+the policy window per location, problems, repairs, unrecoverable files, trend."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from repository.api.app import create_app
+from repository.config import load_settings
+from tests.helpers.holdings import set_checked
+from tests.helpers.storage import flip_byte, location_root
+
+
+@pytest.fixture
+def damaged(khoso, holding) -> dict:  # type: ignore[no-untyped-def]
+    """AIP 0: one file damaged in both copies (unrecoverable); AIP 1: one copy damaged
+    (repaired); AIP 1's local copy then looks last verified 100 days ago."""
+    lost, fixed = holding
+    files = {a: khoso.json("aip", "show", a)["files"] for a in holding}
+    for loc in ("local", "offsite"):
+        flip_byte(location_root(khoso.home, loc) / lost.replace(":", "_") / files[lost][0]["path"])
+    flip_byte(location_root(khoso.home, "offsite") / fixed.replace(":", "_")
+              / files[fixed][2]["path"])
+    khoso.json("audit", code=1)
+    khoso.json("repair", code=1)
+    return {"lost": lost, "fixed": fixed, "lost_path": files[lost][0]["path"],
+            "fixed_path": files[fixed][2]["path"]}
+
+
+def test_report_shows_coverage_problems_repairs_and_trend(khoso, damaged, repo, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    set_checked(repo, damaged["fixed"], "local", ago=timedelta(days=100))
+    report = khoso.ok("report", "--format", "json").json
+
+    coverage = {loc["location"]: loc["coverage"] for loc in report["locations"]}
+    assert coverage == {"local": 0.0, "offsite": 0.5}
+    assert report["coverage"]["coverage"] == 0.25
+    assert report["open_problem_count"] == 2
+    assert {(u["location"], u["path"]) for u in report["unrecoverable"]} == {
+        ("local", damaged["lost_path"]), ("offsite", damaged["lost_path"])}
+    assert report["repairs"] == 1
+    assert [(r["location"], r["source"], r["path"]) for r in report["recent_repairs"]] == [
+        ("offsite", "local", damaged["fixed_path"])]
+    [today] = report["audit_trend"]
+    assert (today["success"], today["failure"], today["problems"]) == (1, 3, 3)
+    assert len(report["last_audits"]) == 1 and report["event_log"]["intact"] is True
+
+    csv_text = khoso.ok("report", "--format", "csv").out
+    assert f"unrecoverable,local,{damaged['lost']},{damaged['lost_path']}" in csv_text
+    assert f"repair,offsite,{damaged['fixed']},{damaged['fixed_path']},local" in csv_text
+
+    out = tmp_path / "report.html"
+    khoso.ok("report", "--format", "html", "--out", out)
+    html = out.read_text(encoding="utf-8")
+    assert damaged["lost_path"] in html and html.count("<svg") >= 3
+    # Works on an isolated network: nothing to fetch, nothing to run.
+    assert "http" not in html and "<script" not in html and "src=" not in html
+
+
+def test_officers_pages_show_the_collection_and_each_aip(khoso, damaged) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(load_settings(str(khoso.home)))
+    with TestClient(app) as client:
+        assert app.state.scheduler.active is True  # `khoso serve` runs the schedules
+        page = client.get("/")
+        assert page.status_code == 200
+        assert "offsite" in page.text and damaged["lost_path"] in page.text
+        assert f'href="/aips/{damaged["lost"]}"' in page.text
+        aip = client.get(f"/aips/{damaged['lost']}")
+        assert aip.status_code == 200
+        assert damaged["lost_path"] in aip.text and "corrupt" in aip.text
+        found = client.get("/aips", params={"q": damaged["fixed"][-12:]})
+        assert damaged["fixed"] in found.text and damaged["lost"] not in found.text
+        csv_doc = client.get("/report.csv")
+        assert csv_doc.headers["content-type"].startswith("text/csv")
+        assert client.get("/aips/urn:uuid:NOPE").status_code == 404
+    assert app.state.scheduler.active is False

@@ -1,0 +1,37 @@
+"""The compiled PRONOM matcher gives exactly FIDO's own answers, on every corpus file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.formats import _get_engine
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "corpora"
+FILES = sorted(p for sub in ("format-samples", "verapdf-corpus") for p in (SHARED / sub).rglob("*")
+               if p.is_file() and p.stat().st_size > 0 and p.name != "expected.tsv")
+
+
+def test_corpus_is_there() -> None:
+    assert len(FILES) > 300
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(SHARED)))
+def test_same_matches_as_fido(path: Path) -> None:
+    engine = _get_engine()
+    fido = engine.fido
+    with path.open("rb") as fh:
+        bof, eof, _ = fido.get_buffers(fh, path.stat().st_size, seekable=True)
+    ours = [(fido.get_puid(f), name) for f, name in engine.matcher.match(bof, eof)]
+    theirs = [(fido.get_puid(f), name) for f, name in fido.match_formats(bof, eof)]
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("name", sorted({p.name for p in FILES} | {
+    ".bashrc", "a.tar.gz", "Quyết định.PDF", "noext", "x..docx", "..y.odt"}))
+def test_same_extension_matches_as_fido(name: str) -> None:
+    engine = _get_engine()
+    fido = engine.fido
+    ours = [fido.get_puid(f) for f, _ in engine.matcher.match_extension(name)]
+    assert ours == [fido.get_puid(f) for f, _ in fido.match_extensions(name)]
