@@ -340,8 +340,11 @@ def read_fetch(data: bytes | str, *, name: str = "fetch.txt", version: Version =
 
 
 def _fetch_url_ok(url: str, where: str, found: Findings) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme.lower() in ("http", "https") and parts.netloc:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced "[" (found by scripts/fuzz/fuzz_bagit.py)
+        parts = None
+    if parts is not None and parts.scheme.lower() in ("http", "https") and parts.netloc:
         return True
     found.error("fetch-url-invalid", f"{where}: {quoted(url[:200])} is not an http(s) URL with "
                 "a host", field="URL", rule="RFC 8493 §6.2")
@@ -441,7 +444,7 @@ def _declaration(records: list[tuple[str, str, str]], found: Findings) -> BagDec
         return None
     try:
         codecs.lookup(encoding)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name (found by fuzzing)
         found.error("tag-encoding-unsupported", f"bagit.txt declares Tag-File-Character-Encoding "
                     f"{quoted(encoding)}, which khoso cannot decode", path="bagit.txt",
                     field="Tag-File-Character-Encoding", rule="RFC 8493 §2.1.1")

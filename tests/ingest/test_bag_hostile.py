@@ -331,3 +331,19 @@ def test_serialized_bag_round_trip(tmp_path: Path) -> None:
     unpacked = open_serialized_bag(_zip(tmp_path / "mybag.zip", members), tmp_path / "out")
     assert unpacked.root == tmp_path / "out" / "mybag" and unpacked.warnings == []
     assert validate_bag(unpacked.root).valid
+
+
+def test_fetch_url_with_unbalanced_bracket_is_a_problem_not_a_crash() -> None:
+    # Found by scripts/fuzz/fuzz_bagit.py: urlsplit raises ValueError("Invalid IPv6 URL").
+    from ingest.bagit_parsers import read_fetch
+
+    parsed = read_fetch(b"https://en.wikipedia.o[rguuuu - /tmp/test.txt\r\n")
+    assert [e.code for e in parsed.errors][:1] == ["fetch-url-invalid"]
+
+
+def test_encoding_name_with_nul_is_a_problem_not_a_crash() -> None:
+    # Found by scripts/fuzz/fuzz_bagit.py: codecs.lookup raises ValueError on a NUL.
+    from ingest.bagit_parsers import read_bagit_txt
+
+    parsed = read_bagit_txt(b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF\x00-8\n")
+    assert "tag-encoding-unsupported" in [e.code for e in parsed.errors]
