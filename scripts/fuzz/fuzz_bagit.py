@@ -22,10 +22,7 @@ def one_input(data: bytes) -> None:
     if not data:
         return
     choice, body = data[0] % 4, data[1:]
-    if choice == 3:
-        parsed = read_bagit_txt(body)
-    else:
-        parsed = READERS[choice](body)
+    parsed = read_bagit_txt(body) if choice == 3 else READERS[choice](body)
     assert isinstance(parsed.errors, list) and isinstance(parsed.warnings, list)
 
 
