@@ -19,6 +19,7 @@ from ingest import package_xml
 from ingest.package_xml import PackageFile
 from ingest.transfer import Transfer, TransferFile
 from ingest.virus import ScanResult, VirusScanner
+from repository import __version__
 from storage.fixity import copy_and_hash
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
@@ -126,7 +127,7 @@ def finish_bag(staged: StagedAip, content: list[BagFile], description: dict[str,
                     package_xml.premis_xml(pkg, premis_events, agent))
     md = [PackageFile(p.path.removeprefix("data/"), p.size, p.sha256) for p in (ead, premis)]
     mets = _write(root, "data/METS.xml", package_xml.mets_xml(
-        staged.aip_id, description.get("title", ""), now, agent, md, pkg))
+        staged.aip_id, description.get("title", ""), now, agent, md, pkg, __version__))
     payload = [mets, ead, premis, *content]
     payload.sort(key=lambda f: f.path.encode("utf-8", "surrogateescape"))
 

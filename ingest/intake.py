@@ -96,7 +96,6 @@ def _eark(root: Path) -> Intake:
         if path.is_file() and not rel.startswith("representations/"):
             intake.submission_files.append((f"submission/{rel}", path))
     if report.valid:
-        sip = read_eark_sip(root)
-        descriptive = getattr(sip, "descriptive", None) or []
-        intake.ead_path = Path(descriptive[0]) if descriptive else None
+        sip = read_eark_sip(root, report=report)  # reuses the report: no second hashing
+        intake.ead_path = sip.ead[0] if sip.ead else None
     return intake

@@ -107,17 +107,24 @@ def premis_xml(objects: list[PackageFile], events: list[dict[str, str]], agent: 
 
 
 def mets_xml(aip_id: str, label: str, created: datetime, agent: str,
-             metadata: list[PackageFile], payload: list[PackageFile]) -> bytes:
+             metadata: list[PackageFile], payload: list[PackageFile],
+             version: str = "") -> bytes:
+    """The package METS, meeting the CSIP 2.0.4 MUST rules khoso's validator checks
+    (ingest/eark.py): software agent with its version note (CSIP15/16), @CREATED on
+    metadata sections, references and files (CSIP19/28/42/70), @ID on the structMap and
+    every division (CSIP83/85/89/106)."""
+    stamp = created.isoformat(timespec="milliseconds")
     root = etree.Element(f"{{{METS_NS}}}mets", nsmap={
         "mets": METS_NS, "xlink": XLINK_NS, "csip": CSIP_NS}, OBJID=aip_id, TYPE="Mixed",
         LABEL=label, PROFILE=CSIP_PROFILE)
     root.set(f"{{{CSIP_NS}}}OAISPACKAGETYPE", "AIP")
     root.set(f"{{{CSIP_NS}}}CONTENTINFORMATIONTYPE", "MIXED")
-    hdr = _el(root, METS_NS, "metsHdr", CREATEDATE=created.isoformat(timespec="milliseconds"),
-              RECORDSTATUS="NEW")
+    hdr = _el(root, METS_NS, "metsHdr", CREATEDATE=stamp, RECORDSTATUS="NEW")
     hdr.set(f"{{{CSIP_NS}}}OAISPACKAGETYPE", "AIP")
     ag = _el(hdr, METS_NS, "agent", ROLE="CREATOR", TYPE="OTHER", OTHERTYPE="SOFTWARE")
-    _el(ag, METS_NS, "name", agent)
+    _el(ag, METS_NS, "name", agent.split(" (")[0])
+    note = _el(ag, METS_NS, "note", version or agent)
+    note.set(f"{{{CSIP_NS}}}NOTETYPE", "SOFTWARE VERSION")
     ids: dict[str, str] = {}
     for md in metadata:
         section = "dmdSec" if md.path == EAD_PATH else "amdSec"
@@ -125,9 +132,11 @@ def mets_xml(aip_id: str, label: str, created: datetime, agent: str,
         ids[md.path] = ident
         sec = _el(root, METS_NS, section, ID=ident)
         if section == "amdSec":
-            sec = _el(sec, METS_NS, "digiprovMD", ID=f"digiprov-{len(ids)}")
+            sec = _el(sec, METS_NS, "digiprovMD", ID=f"digiprov-{len(ids)}", CREATED=stamp)
+        else:
+            sec.set("CREATED", stamp)
         ref = _el(sec, METS_NS, "mdRef", LOCTYPE="URL", MDTYPE="EAD" if section == "dmdSec"
-                  else "PREMIS", MIMETYPE="text/xml", SIZE=str(md.size),
+                  else "PREMIS", MIMETYPE="text/xml", SIZE=str(md.size), CREATED=stamp,
                   CHECKSUM=md.sha256.upper(), CHECKSUMTYPE="SHA-256")
         ref.set(f"{{{XLINK_NS}}}type", "simple")
         ref.set(f"{{{XLINK_NS}}}href", quote(md.path))
@@ -138,19 +147,21 @@ def mets_xml(aip_id: str, label: str, created: datetime, agent: str,
         if use not in groups:
             groups[use] = _el(file_sec, METS_NS, "fileGrp", ID=f"fileGrp-{len(groups) + 1}",
                               USE=use)
+            if use.startswith("Representations/"):
+                groups[use].set(f"{{{CSIP_NS}}}CONTENTINFORMATIONTYPE", "MIXED")
         fe = _el(groups[use], METS_NS, "file", ID=f"file-{i}", SIZE=str(f.size),
-                 MIMETYPE=f.mime or "application/octet-stream", CHECKSUM=f.sha256.upper(),
-                 CHECKSUMTYPE="SHA-256")
+                 MIMETYPE=f.mime or "application/octet-stream", CREATED=stamp,
+                 CHECKSUM=f.sha256.upper(), CHECKSUMTYPE="SHA-256")
         loc = _el(fe, METS_NS, "FLocat", LOCTYPE="URL")
         loc.set(f"{{{XLINK_NS}}}type", "simple")
         loc.set(f"{{{XLINK_NS}}}href", quote(f.path.encode("utf-8", "surrogateescape")))
-    smap = _el(root, METS_NS, "structMap", TYPE="PHYSICAL", LABEL="CSIP")
-    top = _el(smap, METS_NS, "div", LABEL=aip_id)
-    _el(top, METS_NS, "div", LABEL="Metadata",
+    smap = _el(root, METS_NS, "structMap", ID="structMap-1", TYPE="PHYSICAL", LABEL="CSIP")
+    top = _el(smap, METS_NS, "div", ID="div-1", LABEL=aip_id)
+    _el(top, METS_NS, "div", ID="div-metadata", LABEL="Metadata",
         DMDID=" ".join(v for k, v in ids.items() if k == EAD_PATH),
         ADMID=" ".join(v for k, v in ids.items() if k != EAD_PATH))
-    for use, grp in groups.items():
-        div = _el(top, METS_NS, "div", LABEL=use)
+    for n, (use, grp) in enumerate(groups.items(), 1):
+        div = _el(top, METS_NS, "div", ID=f"div-group-{n}", LABEL=use)
         _el(div, METS_NS, "fptr", FILEID=grp.get("ID"))
     return _bytes(root)
 

@@ -59,4 +59,22 @@ def _validate_root(root: Path, profile: str | None) -> dict:
     from ingest.bag import validate_bag
 
     bag = validate_bag(root, profile=profile)
-    return _doc(bag.valid, "bagit", bag.version, bag.errors, bag.warnings)
+    if not bag.valid or not (root / "data" / "METS.xml").is_file():
+        return _doc(bag.valid, "bagit", bag.version, bag.errors, bag.warnings)
+    # A bag whose payload is an E-ARK package (khoso's AIPs): check the package too, named
+    # after the bag's External-Identifier (TT 05/2025: folder = OBJID with ':' as '_').
+    from ingest.eark import validate_eark
+
+    package = validate_eark(root / "data", package_name=_external_id(root))
+    return _doc(package.valid, "bagit+e-ark", bag.version, [*bag.errors, *package.errors],
+                [*bag.warnings, *package.warnings])
+
+
+def _external_id(root: Path) -> str | None:
+    from ingest.bagit_parsers import read_bag_info
+
+    info = root / "bag-info.txt"
+    if not info.is_file():
+        return None
+    pairs = read_bag_info(info.read_bytes()).value or ()
+    return next((v for k, v in pairs if k == "External-Identifier"), None)

@@ -126,3 +126,31 @@ def test_formats_and_pdf_checks_reach_catalog_and_report(khoso, tmp_path: Path) 
     assert "format identification" in html and "lạ.xyz" in html
     events = {e["type"] for e in khoso.json("aip", "show", result["aip"])["events"]}
     assert {"virus check", "validation", "format identification"} <= events
+
+
+def test_eark_sip_is_validated_and_its_representation_kept(khoso, tmp_path: Path) -> None:
+    from tests.helpers.eark import DATA, build_sip
+
+    sip = build_sip(tmp_path / "sips")
+    result = khoso.json("ingest", sip)
+    files = _content(khoso, result["aip"])
+    assert set(files) == set(DATA)
+    import hashlib
+
+    for name, data in DATA.items():
+        assert files[name]["sha256"] == hashlib.sha256(data).hexdigest()
+    stored = location_root(khoso.home, "local") / result["aip"].replace(":", "_")
+    assert (stored / "data/metadata/other/submission/METS.xml").is_file()
+    assert (stored / "data/representations/rep1/METS.xml").is_file()
+    assert khoso.json("validate", stored)["valid"] is True
+
+
+def test_eark_sip_with_a_wrong_checksum_is_rejected(khoso, tmp_path: Path) -> None:
+    from tests.helpers.eark import build_sip
+
+    sip = build_sip(tmp_path / "sips")
+    target = next((sip / "representations/rep1/data").glob("*.txt"))
+    target.write_bytes(target.read_bytes().upper())
+    error = khoso.json("ingest", sip, code=1)["error"]
+    assert any(d["code"] == "checksum-mismatch" for d in error["details"])
+    assert khoso.json("aip", "list")["aips"] == []

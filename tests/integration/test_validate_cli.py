@@ -60,3 +60,8 @@ def test_khoso_aips_validate(khoso, tmp_path: Path) -> None:
     stored = location_root(khoso.home, "local") / aip.replace(":", "_")
     doc = khoso.json("validate", stored)
     assert doc["valid"] is True and doc["errors"] == []
+    assert doc["kind"] == "bagit+e-ark"
+    mets = stored / "data" / "METS.xml"
+    mets.write_bytes(mets.read_bytes().replace(b"CHECKSUMTYPE", b"CHECKSUMTYPX", 1))
+    broken = khoso.json("validate", stored, code=1)
+    assert any("METS.xml" in (e["path"] or e["message"]) for e in broken["errors"])
