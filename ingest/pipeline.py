@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ingest.aip import StagedAip, add_files, copy_transfer, finish_bag
 from ingest.checks import ContentChecks, run_checks
@@ -41,6 +42,10 @@ class IngestRequest:
     quarantine: Path | None = None
     profile: str | None = None
     clamd_socket: str | None = None  # overrides the intake policy's socket
+    # For an E-ARK SIP's own EAD.xml: the home's metadata profile and the loaded policies.
+    metadata_policy: Any = None
+    policies: Any = None
+    classification: str | None = None
 
 
 @dataclass
@@ -135,6 +140,9 @@ def _build_in(root: Path, intake: Intake, request: IngestRequest, scanner: Virus
     content = [replace(f, puid=checks.formats[f.path].puid, mime=checks.formats[f.path].mime)
                for f in content]
     description = _description(request, intake)
+    if description.warnings:
+        report.record("descriptive metadata", [], list(description.warnings),
+                      f"TT 05/2025 profiles: {len(description.items)} item record(s)")
     extra = add_files(root, intake.submission_files)
     extra.append(_write_json(root, "data/metadata/preservation/checks.json", checks.as_dict()))
     premis_events = [
@@ -158,6 +166,7 @@ def _build_in(root: Path, intake: Intake, request: IngestRequest, scanner: Virus
 
 
 PREMIS_TYPES = {"package validation": "validation", "names and paths": "validation",
+                "descriptive metadata": "validation",
                 "virus check": "virus check", "format identification": "format identification",
                 "PDF checks": "validation"}
 
@@ -193,11 +202,10 @@ def _checks(content, logical, request: IngestRequest,  # type: ignore[no-untyped
 def _description(request: IngestRequest, intake: Intake) -> Description:
     if request.description.fields or intake.ead_path is None:
         return request.description
-    try:
-        from ingest.ead import read_ead
-    except ImportError:
-        return request.description
-    return read_ead(intake.ead_path)
+    from ingest.ead import read_ead
+
+    return read_ead(intake.ead_path, policy=request.metadata_policy, policies=request.policies,
+                    transfer_classification=request.classification)
 
 
 def _quarantine(request: IngestRequest, intake: Intake, infected: list[ScanResult],

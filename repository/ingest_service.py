@@ -77,7 +77,9 @@ def ingest(repo: Repository, opts: IngestOptions, progress: Progress | None = No
     request = IngestRequest(opts.source, aip_id, description, bag_info, repo.agent,
                             intake=repo.policies.intake, format_policy=_format_policy(repo),
                             quarantine=repo.settings.quarantine,
-                            clamd_socket=repo.settings.clamd_socket)
+                            clamd_socket=repo.settings.clamd_socket,
+                            metadata_policy=load_metadata_policy(repo.settings.policies_dir),
+                            policies=repo.policies, classification=opts.classification)
     # What killed runs left in staging goes first: for a classified transfer it is plaintext.
     sweep(repo.settings.staging)
     with guarded(repo.settings.staging, aip_id):
