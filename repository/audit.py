@@ -29,7 +29,7 @@ from repository import audit_runs, events
 from repository.catalog.models import Aip, AipFile, Problem, Replica
 from repository.context import Repository
 from repository.errors import NotFound
-from repository.objects import stored_object
+from repository.objects import check_plaintext, stored_object
 from repository.progress import Advance, NoProgress, Progress
 from storage.backend import Backend
 from storage.errors import StorageError
@@ -82,7 +82,7 @@ def priority():  # type: ignore[no-untyped-def]
 
 def audit(repo: Repository, aip_id: str | None = None, due_only: bool = False,
           progress: Progress | None = None, workers: int | None = None,
-          kind: str = "manual") -> dict:
+          kind: str = "manual", deep: bool = False) -> dict:
     """Audit every copy (or one AIP's, or only today's due slice) and record the results."""
     if due_only:
         from repository.audit_queue import audit_due
@@ -93,7 +93,8 @@ def audit(repo: Repository, aip_id: str | None = None, due_only: bool = False,
     with run_context(repo, kind) as run, pool_for(workers) as pool, \
             (progress or NoProgress()).task("auditing", total) as advance:
         for start in range(0, len(ids), BATCH_COPIES):
-            run.add(audit_copies(repo, ids[start:start + BATCH_COPIES], pool, run.id, advance))
+            run.add(audit_copies(repo, ids[start:start + BATCH_COPIES], pool, run.id, advance,
+                                 deep=deep))
     return run.summary()
 
 
@@ -135,7 +136,8 @@ def run_context(repo: Repository, kind: str, owner: str | None = None
 
 
 def audit_copies(repo: Repository, replica_ids: list[int], pool: Executor, run_id: int | None,
-                 advance: Advance, owner: str | None = None) -> list[CopyResult]:
+                 advance: Advance, owner: str | None = None,
+                 deep: bool = False) -> list[CopyResult]:
     """Check every file of these copies in parallel, then record each copy's result."""
     replicas = _load(repo, replica_ids)
     backends = {rep.location_id: repo.backend(rep.location) for rep in replicas}
@@ -146,6 +148,8 @@ def audit_copies(repo: Repository, replica_ids: list[int], pool: Executor, run_i
 
     def check(job: tuple[Replica, AipFile]) -> str:
         rep, f = job
+        if deep:  # --deep: also decrypt encrypted objects and check the plaintext SHA-256
+            return check_plaintext(repo, backends[rep.location_id], f, advance)
         return check_file(backends[rep.location_id], f, advance)
 
     outcomes = list(pool.map(check, jobs))

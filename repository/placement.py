@@ -60,6 +60,11 @@ def parse_attributes(url: str, given: dict[str, str],
             if not value:
                 raise UsageError(reason=f"--option {key}= needs a value")
             attrs[key] = value
+    if attrs["write_once"] and urlsplit(url).scheme == "s3" \
+            and not (options or {}).get("object_lock_days"):
+        # A write-once copy that one API call could delete is not write-once (QCVN 12:2026).
+        raise UsageError(reason="--option write_once=true on an S3 location needs "
+                                "--option object_lock_days=N (S3 Object Lock retention)")
     return attrs
 
 

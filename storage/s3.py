@@ -62,7 +62,7 @@ _OPTIONS = _URL_PARAMS | {"profile", "aws_access_key_id", "aws_secret_access_key
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 # Everything boto, botocore or urllib3 may raise on the wire, plus OSError from sockets.
 _TRANSPORT = (BotoCoreError, ClientError, Urllib3Error, OSError)
-_MISSING = {"NoSuchKey", "404", "NotFound"}
+_MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchUpload"}
 _REFUSED = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
             "InvalidToken", "TokenRefreshRequired", "AuthorizationHeaderMalformed"}
 
@@ -198,12 +198,15 @@ class S3Backend:
             total += len(part)
             if len(part) < self._part_size:
                 break  # end of stream
+        retention = self._retention()
         if total < self._threshold:
             body = b"".join(buffered)
             self._call("put_object", key, Key=full, Body=body, ContentMD5=_md5(body),
-                       **self._retention())
+                       **retention)
         else:
-            self._put_multipart(key, full, reader, buffered)
+            self._put_multipart(key, full, reader, buffered, retention)
+        if retention:
+            self._ensure_retention(key, full, retention)
         return ObjectInfo(key, reader.size, reader.hexdigest())
 
     def open(self, key: str) -> BinaryIO:
@@ -250,6 +253,21 @@ class S3Backend:
             self._call("abort_multipart_upload", key, Key=self._full(key), UploadId=upload_id)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _ensure_retention(self, key: str, full: str, retention: dict[str, Any]) -> None:
+        """Read the retention back (never assume it was applied: some servers drop it on
+        multipart uploads) and apply it to the new version when it is missing or shorter."""
+        head = self._call("head_object", key, Key=full)
+        until = head.get("ObjectLockRetainUntilDate")
+        wanted = retention["ObjectLockRetainUntilDate"]
+        if until is not None and until >= wanted - timedelta(seconds=1) \
+                and head.get("ObjectLockMode") == retention["ObjectLockMode"]:
+            return
+        params: dict[str, Any] = {"Key": full, "Retention": {
+            "Mode": retention["ObjectLockMode"], "RetainUntilDate": wanted}}
+        if head.get("VersionId"):
+            params["VersionId"] = head["VersionId"]
+        self._call("put_object_retention", key, **params)
 
     def _retention(self) -> dict[str, Any]:
         """S3 Object Lock retention for a new object, when the location asks for it: the
@@ -298,9 +316,9 @@ class S3Backend:
                                reason=f"{key}: reading the source failed: {exc}") from exc
 
     def _put_multipart(self, key: str, full: str, reader: HashingReader,
-                       buffered: list[bytes]) -> None:
+                       buffered: list[bytes], retention: dict[str, Any]) -> None:
         upload_id = self._call("create_multipart_upload", key, Key=full,
-                               **self._retention())["UploadId"]
+                               **retention)["UploadId"]
         try:
             parts = []
             for number, data in enumerate(self._parts(reader, buffered, key), start=1):

@@ -19,12 +19,16 @@ def register(app: typer.Typer) -> None:
                                             "(policies/schedules.yaml)."),
               workers: int = typer.Option(None, "--workers", min=1,
                                           help="Files hashed in parallel (default: cores)."),
+              deep: bool = typer.Option(False, "--deep", help="Also decrypt encrypted "
+                                        "copies and check the plaintext SHA-256 (needs keys)."),
               json_out: bool = JSON) -> None:
         """Fixity audit of every copy (exit 1 when damage is found)."""
         from repository.audit import audit as run
 
+        if deep and due_only:
+            raise UsageError(reason="--deep audits every copy it is given; drop --due-only")
         with opened(ctx) as repo:
-            result = run(repo, aip, due_only, progress_for(json_out), workers)
+            result = run(repo, aip, due_only, progress_for(json_out), workers, deep=deep)
         lines = []
         if "slice" in result:
             s = result["slice"]

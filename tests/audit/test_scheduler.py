@@ -70,6 +70,7 @@ def _checkpoints(repo) -> int:  # type: ignore[no-untyped-def]
 def test_jobs_audit_declassify_and_checkpoint_on_the_active_scheduler(  # type: ignore[no-untyped-def]
         khoso, repo, caplog) -> None:
     aips = synthetic_holding(repo, aips=2, checked_ago=timedelta(days=120))
+    [single] = synthetic_holding(repo, aips=1, locations=("local",), seed=9)  # one copy short
     with repo.catalog.session() as session:
         session.execute(update(Aip).where(Aip.id == aips[0]).values(
             classification="secret", protect_until=date(2020, 1, 1)))
@@ -91,3 +92,5 @@ def test_jobs_audit_declassify_and_checkpoint_on_the_active_scheduler(  # type: 
     assert any(e["type"] == "declassification" for e in shown["events"])
     assert khoso.json("log", "verify")["checkpoints"]["count"] >= 1
     assert "replication catch-up" in caplog.text
+    copies = {r["location"]: r["status"] for r in khoso.json("aip", "show", single)["replicas"]}
+    assert copies == {"local": "verified", "offsite": "verified"}

@@ -184,3 +184,27 @@ def test_a_kek_file_other_users_may_read_is_refused(khoso, secret_aip: str,
     os.chmod(kek, 0o600)
     assert khoso.json("audit", "--deep")["problems"] == []
 
+
+
+def test_a_kms_provider_replaces_the_key_files(khoso, tmp_path: Path) -> None:
+    """The KMS is mocked (tests/storage/mock_kms.py): none can run here. khoso.yaml names it."""
+    from tests.storage.mock_kms import MockKms
+
+    MockKms.keys.clear()
+    MockKms.calls.clear()
+    marker = khoso.home / "khoso.yaml"
+    marker.write_text(marker.read_text(encoding="utf-8")
+                      + "key_provider: tests.storage.mock_kms:MockKms\n", encoding="utf-8")
+    allow_ingest_without_scanner(khoso.home)
+    aip = khoso.json("ingest", secret_transfer(tmp_path / "in"), "--classification",
+                     "mat")["aip"]
+    assert not (khoso.home / "keys" / "kek").exists()
+    rows = _rows(khoso.home, aip)
+    assert {r.kek_id for r in rows} == {"kms/confidential/1"}
+    assert MockKms.calls.count("wrap kms/confidential/1") == len(rows)
+    assert khoso.json("audit", "--deep")["problems"] == []
+    assert MockKms.calls.count("unwrap kms/confidential/1") == len(rows)
+    rotated = khoso.json("keys", "rotate")["rotated"]
+    assert rotated == [{"level": "confidential", "kek": "kms/confidential/2",
+                        "previous": ["kms/confidential/1"], "rewrapped": len(rows)}]
+    assert khoso.json("audit", "--deep")["problems"] == []
