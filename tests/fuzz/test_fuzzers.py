@@ -54,3 +54,19 @@ def test_bagit_tag_file_readers_survive_fuzzing(tmp_path: Path, atheris_availabl
     done = _run("fuzz_bagit.py", corpus, 30000)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Done 30000 runs" in done.stderr
+
+
+def _seed_mets(folder: Path) -> None:
+    seeds = sorted((CORPORA / "eark-ip").rglob("METS.xml"))[:60]
+    seeds += sorted((ROOT / "tests").rglob("METS.xml"))[:10]
+    for n, path in enumerate(p for p in seeds if 0 < p.stat().st_size <= 200_000):
+        (folder / f"seed{n}").write_bytes(b"\x01" + path.read_bytes())
+
+
+def test_mets_reader_survives_fuzzing(tmp_path: Path, atheris_available) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _seed_mets(corpus)
+    done = _run("fuzz_mets.py", corpus, 4000)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Done 4000 runs" in done.stderr
