@@ -4,9 +4,10 @@ The checker never imports ingest code (restic's checker, borg's check). Findings
 ``missing``, ``corrupt`` (digest or size differs), ``unreadable``; objects under an AIP's
 prefix that the catalog does not own are reported separately as ``unexpected``.
 
-Both cores stay busy: the files of a batch of copies are hashed by a thread pool (hashlib and
-file reads release the GIL on 1 MiB chunks), so two copies of one large file are read in
-parallel. State is kept per copy, not per run (borg): each copy's result is recorded as its
+Both cores stay busy: the files of a batch of copies are checked by a thread pool (hashlib and
+file reads release the GIL on 1 MiB chunks), largest first, each job reading all copies of one
+file side by side and hashing them once while they agree (:mod:`repository.copy_check`).
+State is kept per copy, not per run (borg): each copy's result is recorded as its
 batch ends (``replicas.last_checked``/``last_verified``/``status``, ``problems`` rows, and one
 ``fixity check`` event per copy and run listing only the files that failed), so an interrupted
 run keeps what it proved. Scheduled work (``--due-only``, workers) goes through
@@ -16,7 +17,7 @@ run keeps what it proved. Scheduled work (``--due-only``, workers) goes through
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from sqlalchemy.orm import selectinload
 from repository import audit_runs, events
 from repository.catalog.models import Aip, AipFile, Problem, Replica
 from repository.context import Repository
+from repository.copy_check import check_copies
 from repository.errors import NotFound
 from repository.objects import check_plaintext, stored_object
 from repository.progress import Advance, NoProgress, Progress
@@ -62,12 +64,19 @@ class CopyResult:
     unexpected: list[dict] = field(default_factory=list)
 
 
-def check_file(backend: Backend, file: AipFile, on_bytes: Advance | None = None) -> str:
-    """Judge one stored object of one copy: our SHA-256 and size against the catalog's.
+def check_file(backends: Sequence[Backend], file: AipFile,
+               on_bytes: Advance | None = None) -> list[str]:
+    """Judge one stored object in each of these copies: our SHA-256 and size against the
+    catalog's; one finding per backend, in order.
 
-    Every file of every audit goes through here (a deeper, decrypting check extends it).
+    Every file of every normal audit goes through here (``--deep`` goes through
+    :func:`repository.objects.check_plaintext`). The copies of one object are read side by
+    side and hashed once while they agree (:mod:`repository.copy_check`).
     """
-    return check_object(backend, stored_object(file), on_bytes)
+    obj = stored_object(file)
+    if len(backends) == 1:
+        return [check_object(backends[0], obj, on_bytes)]
+    return check_copies(backends, obj, on_bytes)
 
 
 def default_workers() -> int:
@@ -77,7 +86,7 @@ def default_workers() -> int:
 def priority():  # type: ignore[no-untyped-def]
     """Damaged copies first, then never-checked ones, then the least recently checked."""
     return (case((Replica.status != "verified", 0), (Replica.last_checked.is_(None), 1),
-                 else_=2), Replica.last_checked, Replica.id)
+                 else_=2), Replica.last_checked, Replica.aip_id, Replica.id)
 
 
 def audit(repo: Repository, aip_id: str | None = None, due_only: bool = False,
@@ -92,20 +101,30 @@ def audit(repo: Repository, aip_id: str | None = None, due_only: bool = False,
     total = _bytes_of(repo, aip_id)
     with run_context(repo, kind) as run, pool_for(workers) as pool, \
             (progress or NoProgress()).task("auditing", total) as advance:
-        for start in range(0, len(ids), BATCH_COPIES):
-            run.add(audit_copies(repo, ids[start:start + BATCH_COPIES], pool, run.id, advance,
-                                 deep=deep))
+        for batch in _batches(ids):
+            run.add(audit_copies(repo, batch, pool, run.id, advance, deep=deep))
     return run.summary()
 
 
-def _selected(repo: Repository, aip_id: str | None) -> list[int]:
+def _selected(repo: Repository, aip_id: str | None) -> list[tuple[int, str]]:
+    """Every copy to audit, the copies of one AIP next to each other (read side by side)."""
     with repo.catalog.session() as session:
-        query = select(Replica.id).order_by(*priority())
+        query = select(Replica.id, Replica.aip_id).order_by(Replica.aip_id, Replica.id)
         if aip_id:
             if session.get(Aip, aip_id) is None:
                 raise NotFound(kind="AIP", name=aip_id)
             query = query.where(Replica.aip_id == aip_id)
-        return list(session.scalars(query))
+        return [(rid, aip) for rid, aip in session.execute(query)]
+
+
+def _batches(copies: list[tuple[int, str]]) -> Iterator[list[int]]:
+    """About BATCH_COPIES copies at a time, never splitting one AIP's copies."""
+    batch: list[int] = []
+    for n, (rid, aip) in enumerate(copies):
+        batch.append(rid)
+        if n + 1 == len(copies) or (len(batch) >= BATCH_COPIES and copies[n + 1][1] != aip):
+            yield batch
+            batch = []
 
 
 def _bytes_of(repo: Repository, aip_id: str | None) -> int:
@@ -141,24 +160,30 @@ def audit_copies(repo: Repository, replica_ids: list[int], pool: Executor, run_i
     """Check every file of these copies in parallel, then record each copy's result."""
     replicas = _load(repo, replica_ids)
     backends = {rep.location_id: repo.backend(rep.location) for rep in replicas}
-    # Largest first (LPT scheduling): the two copies of the biggest file are hashed side by
-    # side at the start and small files fill the end, so no core idles at the batch's tail.
-    jobs = sorted(((rep, f) for rep in replicas for f in rep.aip.files),
+    groups: dict[str, list[Replica]] = {}  # the copies of one AIP in this batch
+    for rep in replicas:
+        groups.setdefault(rep.aip_id, []).append(rep)
+    # One job per file with all its copies here; largest first (LPT scheduling), so small
+    # files fill the end and no core idles at the batch's tail.
+    jobs = sorted(((group, f) for group in groups.values() for f in group[0].aip.files),
                   key=lambda job: -stored_object(job[1]).size)
 
-    def check(job: tuple[Replica, AipFile]) -> str:
-        rep, f = job
+    def check(job: tuple[list[Replica], AipFile]) -> list[str]:
+        group, f = job
         if deep:  # --deep: also decrypt encrypted objects and check the plaintext SHA-256
-            return check_plaintext(repo, backends[rep.location_id], f, advance)
-        return check_file(backends[rep.location_id], f, advance)
+            return [check_plaintext(repo, backends[rep.location_id], f, advance)
+                    for rep in group]
+        return check_file([backends[rep.location_id] for rep in group], f, advance)
 
-    outcomes = list(pool.map(check, jobs))
+    outcomes = [(rep, f, outcome) for (group, f), found in zip(jobs, pool.map(check, jobs),
+                                                               strict=True)
+                for rep, outcome in zip(group, found, strict=True)]
     listed = list(pool.map(lambda rep: _unexpected(rep, backends[rep.location_id]), replicas))
     results = {rep.id: CopyResult(rep.id, rep.aip_id, rep.location.name, len(rep.aip.files),
                                   sum(stored_object(f).size for f in rep.aip.files),
                                   unexpected=extra)
                for rep, extra in zip(replicas, listed, strict=True)}
-    for (rep, f), outcome in zip(jobs, outcomes, strict=True):
+    for rep, f, outcome in outcomes:
         if outcome != OK:
             results[rep.id].findings.append(Finding(rep.aip_id, f.path, rep.location.name,
                                                     outcome))

@@ -113,9 +113,11 @@ def _plan(repo: Repository, aip_id: str | None,
         if not adds:
             at_policy += 1
             continue
+        # Local disks first (cheapest to read), then the most recently verified copies.
         sources = [r.location for r in sorted(
             (r for r in aip.replicas if r.status == "verified"),
-            key=lambda r: r.last_verified or r.stored_at, reverse=True)]
+            key=lambda r: (not r.location.url.startswith("file:"),
+                           -(r.last_verified or r.stored_at).timestamp()))]
         objects = [(f.path, stored_object(f)) for f in aip.files]
         copies.extend(Copy(aip.id, aip.key_prefix, loc, sources, objects) for loc in adds)
     return copies, refused, at_policy, len(aips)
@@ -148,6 +150,7 @@ def _run(repo: Repository, copies: list[Copy], workers: int, progress: Progress,
     total_objects = sum(len(c.objects) for c in runnable)
     total_bytes = sum(o.size for c in runnable for _, o in c.objects)
     big = threading.Semaphore(BIG_AT_ONCE)
+    unreachable: set[str] = set()  # sources that did not answer: not asked again this run
     with progress.task("objects", total_objects) as one_more, \
             progress.task("bytes", total_bytes) as advance:
 
@@ -156,8 +159,10 @@ def _run(repo: Repository, copies: list[Copy], workers: int, progress: Progress,
             target = backends[copy.target.id]
             if obj.size > BIG:
                 with big:
-                    return copy_object(sources, target, obj, present=present, on_bytes=advance)
-            return copy_object(sources, target, obj, present=present, on_bytes=advance)
+                    return copy_object(sources, target, obj, present=present, on_bytes=advance,
+                                       unreachable=unreachable)
+            return copy_object(sources, target, obj, present=present, on_bytes=advance,
+                               unreachable=unreachable)
 
         for (copy, path, obj), outcome in _bounded(workers, _jobs(runnable, backends), job):
             if isinstance(outcome, KhosoError):

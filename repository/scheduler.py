@@ -116,6 +116,7 @@ class Scheduler:
         self._aps: BackgroundScheduler | None = None
         self._stop = threading.Event()
         self._watch: threading.Thread | None = None
+        self._said_passive = False
 
     @property
     def active(self) -> bool:
@@ -138,7 +139,8 @@ class Scheduler:
                 self._deactivate()
         elif self.lock.acquire():
             self._activate()
-        else:
+        elif not self._said_passive:  # once, not at every poll
+            self._said_passive = True
             log.info("scheduler passive: another scheduler holds %s", self.lock.describe())
 
     def _standby(self) -> None:
@@ -167,6 +169,7 @@ class Scheduler:
                 aps.add_job(func, trigger, id=job_id, name=job_id, replace_existing=True)
         _active_repo = self.repo
         self._aps = aps
+        self._said_passive = False
         aps.resume()
         log.info("scheduler active (%s): %s", self.lock.describe(),
                  ", ".join(f"{j.id} next {j.next_run_time}" for j in aps.get_jobs()))

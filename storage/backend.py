@@ -49,11 +49,14 @@ class Backend(Protocol):
     url: str
     capabilities: Capabilities
 
-    def put(self, key: str, stream: BinaryIO, *, replace: bool = False) -> ObjectInfo:
+    def put(self, key: str, stream: BinaryIO, *, replace: bool = False,
+            absent: bool = False) -> ObjectInfo:
         """Store ``stream`` under ``key``; returns size and our SHA-256 of what was sent.
 
         Without ``replace`` an existing object is never overwritten (ObjectExists), unless
-        it already holds exactly these bytes (a resumed run).
+        it already holds exactly these bytes (a resumed run). ``absent`` says the caller has
+        just listed the location and the key was not there, so a backend may skip asking
+        again (one request less per object on S3, where the check is a HEAD anyway racy).
         """
 
     def open(self, key: str) -> BinaryIO:

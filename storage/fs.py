@@ -58,7 +58,9 @@ class FileBackend:
             raise BackendUnavailable(location=self.location,
                                      reason=f"{self.root}: {exc.strerror}") from exc
 
-    def put(self, key: str, stream: BinaryIO, *, replace: bool = False) -> ObjectInfo:
+    def put(self, key: str, stream: BinaryIO, *, replace: bool = False,
+            absent: bool = False) -> ObjectInfo:
+        # ``absent`` changes nothing here: the check after the write is a local stat.
         final = self._path(key)
         tmp_dir = self.root / TMP_DIR
         tmp = tmp_dir / uuid.uuid4().hex

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from repository.errors import BackendUnavailable, KhosoError
 from storage.backend import Backend
-from storage.errors import ObjectExists, ObjectMissing, StorageError
+from storage.errors import ObjectMissing, StorageError
 from storage.fixity import HashingReader, hash_stream
 
 OK, MISSING, CORRUPT, UNREADABLE = "ok", "missing", "corrupt", "unreadable"
@@ -93,17 +94,48 @@ def remove_all(backend: Backend, keys: Iterable[str]) -> None:
 COPIED, PRESENT = "copied", "present"
 
 
+class _SourceFailed(Exception):
+    """Reading the source failed (as opposed to writing the target): try the next source."""
+
+
+class _SourceReader:
+    """The source stream, hashed, with its failures told apart from the target's."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._reader = HashingReader(stream)
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._reader.read(n)
+        except (KhosoError, OSError) as exc:
+            raise _SourceFailed(str(exc)) from exc
+
+    def readable(self) -> bool:
+        return True
+
+    @property
+    def size(self) -> int:
+        return self._reader.size
+
+    def hexdigest(self) -> str:
+        return self._reader.hexdigest()
+
+
 def copy_object(sources: list[Backend], target: Backend, obj: StoredObject, *,
                 present: bool | None = None,
-                on_bytes: Callable[[int], None] | None = None) -> str:
+                on_bytes: Callable[[int], None] | None = None,
+                unreachable: set[str] | None = None) -> str:
     """Bring one object into ``target`` from the first source whose bytes verify.
 
     Returns PRESENT when ``target`` already holds exactly these bytes (a resumed run; it was
     read back to know), COPIED after a copy that was hashed on the way and read back. An
     object that is already there with other content is never overwritten (write-once).
     A copy from a source that turns out damaged while it streams is removed again and the
-    next source is tried.
+    next source is tried; a source that cannot be reached is added to ``unreachable`` (shared
+    by the caller's workers) and not asked again. Errors of the target are raised.
     """
+    unreachable = unreachable if unreachable is not None else set()
+    listed_absent = present is False  # the caller listed the location just now
     if present is None:
         present = target.stat(obj.key) is not None
     if present:
@@ -117,24 +149,29 @@ def copy_object(sources: list[Backend], target: Backend, obj: StoredObject, *,
             "overwritten: find who wrote it, or let 'khoso storage fsck --fix' remove it"))
     failures: list[str] = []
     for source in sources:
+        if source.location in unreachable:
+            continue
         try:
             with source.open(obj.key) as stream:
-                reader = HashingReader(stream)
-                target.put(obj.key, reader)  # type: ignore[arg-type]
-        except ObjectExists:
-            raise
-        except (StorageError, OSError) as exc:
+                reader = _SourceReader(stream)
+                target.put(obj.key, reader, absent=listed_absent)  # type: ignore[arg-type]
+        except (_SourceFailed, StorageError, BackendUnavailable, OSError) as exc:
+            if _is_target(exc, target):
+                raise
+            if isinstance(exc, BackendUnavailable) \
+                    or isinstance(exc.__cause__, BackendUnavailable):
+                unreachable.add(source.location)
             failures.append(f"{source.location}: {exc}")
             continue
         if reader.hexdigest() != obj.sha256 or reader.size != obj.size:
             # The source copy is damaged: what we wrote from it must not stay.
-            with contextlib.suppress(StorageError):
+            with contextlib.suppress(KhosoError):
                 target.delete(obj.key)
             failures.append(f"{source.location}: the source copy does not verify")
             continue
         result = check_object(target, obj)
         if result != OK:
-            with contextlib.suppress(StorageError):
+            with contextlib.suppress(KhosoError):
                 target.delete(obj.key)
             raise CopyNotVerified(location=target.location, key=obj.key, problem=result)
         if on_bytes:
@@ -142,4 +179,10 @@ def copy_object(sources: list[Backend], target: Backend, obj: StoredObject, *,
         return COPIED
     raise CopyNotVerified(location=target.location, key=obj.key,
                           problem="no source copy verifies: " + ("; ".join(failures)
-                                                                 or "no source"))
+                                                                 or "no source reachable"))
+
+
+def _is_target(exc: BaseException, target: Backend) -> bool:
+    """A khoso error names its location: is this one about the target?"""
+    return isinstance(exc, KhosoError) and exc.kwargs.get("location") == target.location
+

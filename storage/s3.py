@@ -183,9 +183,10 @@ class S3Backend:
                                            reason=error.kwargs.get("reason", str(error)))
             raise error from exc
 
-    def put(self, key: str, stream: BinaryIO, *, replace: bool = False) -> ObjectInfo:
+    def put(self, key: str, stream: BinaryIO, *, replace: bool = False,
+            absent: bool = False) -> ObjectInfo:
         full = self._full(key)
-        if not replace:
+        if not replace and not absent:
             existing = self.stat(key)
             if existing is not None:
                 return self._same_as_existing(key, existing, stream)

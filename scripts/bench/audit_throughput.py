@@ -12,6 +12,7 @@ Throughput is bytes hashed per second. Targets (issue 5): khoso >= 2x bagit.py's
 of the SHA-256 limit. Best of ``--repeat`` runs each; nothing is asserted on time.
 
     .venv/bin/python scripts/bench/audit_throughput.py [--mb 2048] [--files 400] [--aips 8]
+        [--shape mixed|large] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -53,7 +54,22 @@ def sha256_limit(threads: int = 2, mb: int = 256) -> float:
     return threads * rounds * len(buf) / (time.perf_counter() - start)
 
 
-def build(work: Path, mb: int, files: int, aips: int) -> tuple[Path, list[Path], int]:
+def make_large_files(root: Path, total: int, count: int, seed: int) -> None:
+    """``count`` files of equal size (scans, video): few files, many bytes each."""
+    import random
+
+    rng = random.Random(seed)
+    (root / "Phim tài liệu").mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        with open(root / "Phim tài liệu" / f"Băng số {i:03d}.mkv", "wb") as fh:
+            left = total // count
+            while left > 0:
+                fh.write(rng.randbytes(min(left, 16 << 20)))
+                left -= 16 << 20
+
+
+def build(work: Path, mb: int, files: int, aips: int,
+          shape: str = "mixed") -> tuple[Path, list[Path], int]:
     """A khoso home with ``aips`` bags stored in two file:// locations; the bag folders of
     location "a" and the bytes of one copy."""
     import bagit
@@ -74,7 +90,11 @@ def build(work: Path, mb: int, files: int, aips: int) -> tuple[Path, list[Path],
             aip_id = f"urn:uuid:00000000-0000-4000-8000-{i:012d}"
             prefix = aip_id.replace(":", "_")
             bag = work / "a" / prefix
-            make_mixed_transfer(bag, (mb << 20) // aips, max(1, files // aips), seed=100 + i)
+            if shape == "large":
+                make_large_files(bag, (mb << 20) // aips, max(1, files // aips), seed=100 + i)
+            else:
+                make_mixed_transfer(bag, (mb << 20) // aips, max(1, files // aips),
+                                    seed=100 + i)
             bagit.make_bag(str(bag), checksums=["sha256"], processes=2)
             shutil.copytree(bag, work / "b" / prefix)
             one_copy += _catalog(repo, aip_id, prefix, bag)
@@ -149,11 +169,13 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=400)
     parser.add_argument("--aips", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--shape", choices=["mixed", "large"], default="mixed",
+                        help="mixed: Pareto-sized files; large: few equal large files")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="khoso-bench-audit-"))
     try:
-        home, bags, one_copy = build(work, args.mb, args.files, args.aips)
+        home, bags, one_copy = build(work, args.mb, args.files, args.aips, args.shape)
         warm([work / "a", work / "b"])
         limit = max(sha256_limit() for _ in range(args.repeat))
         bagit_s, _ = best_of(args.repeat, [str(VENV_BIN / "bagit.py"), "--validate",
@@ -165,7 +187,7 @@ def main() -> None:
         bagit_rate, khoso_rate = one_copy / bagit_s, audited / khoso_s
         engine_rate = audited / engine_seconds(home)
         result = {
-            "bytes_one_copy": one_copy, "files_one_copy": sum(
+            "shape": args.shape, "bytes_one_copy": one_copy, "files_one_copy": sum(
                 1 for b in bags for p in b.rglob("*") if p.is_file()),
             "sha256_limit_MBps": round(limit / 1e6), "bagit_validate_MBps": round(bagit_rate / 1e6),
             "khoso_audit_2_copies_MBps": round(khoso_rate / 1e6),

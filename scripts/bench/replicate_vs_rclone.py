@@ -6,8 +6,10 @@ AIP's copy in the home's local location are what rclone copies, so both tools mo
 files. khoso does more per file: it streams and hashes each object, PUTs it with
 Content-MD5, then GETs it back and hashes it again before the copy is recorded (rclone
 checks the server's MD5/ETag only). Both are timed as whole commands (start-up included).
-rclone runs twice: with its defaults (--transfers 4 --checkers 8) and with as many transfers
-as khoso has workers. Target: files/s of khoso >= files/s of rclone copy (ratio >= 1).
+rclone runs three times: with its defaults (--transfers 4 --checkers 8), with as many
+transfers as khoso has workers, and with its defaults followed by ``rclone check --download``
+(which reads every object back and compares bytes: the same proof khoso gives before it
+records a copy). Target: files/s of khoso >= files/s of rclone copy (ratio >= 1).
 
     .venv/bin/python scripts/bench/replicate_vs_rclone.py [--files 2000] [--workers 8]
 """
@@ -92,6 +94,9 @@ def main() -> None:
                 bucket = server.bucket(f"rclone{len(runs)}")
                 runs[label] = timed_run([server.rclone, "copy", "--config", os.devnull,
                                          str(source), f"bench:{bucket}/repo", *extra], env)
+            runs["rclone copy + check --download"] = runs["rclone copy (defaults)"] + timed_run(
+                [server.rclone, "check", "--download", "--config", os.devnull, str(source),
+                 "bench:rclone1/repo"], env)
         copied = sum(1 for p in (work / "s3" / "khoso").rglob("*") if p.is_file())
         assert copied == objects, f"khoso stored {copied} objects, the AIP has {objects}"
     rates = {label: objects / seconds for label, seconds in runs.items()}

@@ -4,8 +4,13 @@ catalog, missed runs made up, and what each job does (both catalogs)."""
 from __future__ import annotations
 
 import logging
+import select as io_select
+import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from sqlalchemy import func, select, update
@@ -94,3 +99,35 @@ def test_jobs_audit_declassify_and_checkpoint_on_the_active_scheduler(  # type: 
     assert "replication catch-up" in caplog.text
     copies = {r["location"]: r["status"] for r in khoso.json("aip", "show", single)["replicas"]}
     assert copies == {"local": "verified", "offsite": "verified"}
+
+
+def _line(proc: subprocess.Popen[str], wanted: tuple[str, ...], seconds: float = 60) -> str:
+    """The first stderr line of ``proc`` containing one of ``wanted``."""
+    deadline = time.monotonic() + seconds
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        ready, _, _ = io_select.select([proc.stderr], [], [], 0.5)
+        if ready:
+            line = proc.stderr.readline()
+            if any(w in line for w in wanted):
+                return line
+            if not line and proc.poll() is not None:
+                break
+    raise AssertionError(f"no line with {wanted} from {proc.args}")
+
+
+def test_khoso_scheduler_processes_one_active_one_standing_by(khoso) -> None:  # type: ignore[no-untyped-def]
+    exe = str(Path(sys.executable).with_name("khoso"))
+    first = subprocess.Popen([exe, "scheduler"], stderr=subprocess.PIPE, text=True)
+    second = None
+    try:
+        assert "scheduler active" in _line(first, ("scheduler active", "passive"))
+        second = subprocess.Popen([exe, "scheduler"], stderr=subprocess.PIPE, text=True)
+        assert "passive" in _line(second, ("scheduler active", "passive"))
+        assert khoso.json("scheduler", "--status")["active_scheduler"] is True
+    finally:
+        for proc in (first, second):
+            if proc is not None:
+                proc.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=30) == 0 and second is not None and second.wait(timeout=30) == 0
+    assert khoso.json("scheduler", "--status")["active_scheduler"] is False
