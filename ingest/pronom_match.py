@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import re._parser as sre_parse  # the stdlib's own regex parser: widths and literals
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,16 +33,67 @@ _LEADING_GAP = re.compile(rb"^\(\?s\)\\A\.\{0,(\d+)\}")
 class _Format:
     element: Any
     puid: str
-    # each signature: (name, ((kind, compiled pattern, max start or -1), ...))
-    signatures: tuple[tuple[str, tuple[tuple[int, re.Pattern[bytes], int], ...]], ...]
+    signatures: tuple[tuple[str, tuple[_Pattern, ...]], ...]
 
 
-def _compile(position: str, regex: bytes) -> tuple[int, re.Pattern[bytes], int]:
+@dataclass(frozen=True)
+class _Pattern:
+    kind: int
+    regex: re.Pattern[bytes]
+    max_start: int = -1          # VAR from a "\A.{0,N}" BOF pattern: latest allowed start
+    tail: int = 0                # EOF pattern ending in \Z with bounded width: search the tail
+    needles: tuple[bytes, ...] = ()  # literals every match contains: a cheap pre-check
+
+
+def _compile(position: str, regex: bytes) -> _Pattern:
     kind = {"BOF": BOF, "EOF": EOF}.get(position, VAR)
     gap = _LEADING_GAP.match(regex) if kind == BOF else None
     if gap is not None:
-        return VAR, re.compile(b"(?s)" + regex[gap.end():]), int(gap.group(1))
-    return kind, re.compile(regex), -1
+        rest = b"(?s)" + regex[gap.end():]
+        return _Pattern(VAR, re.compile(rest), int(gap.group(1)), 0, _needles(rest))
+    tail = _tail_width(regex) if kind == EOF else 0
+    return _Pattern(kind, re.compile(regex), -1, tail, _needles(regex))
+
+
+def _tree(regex: bytes):  # type: ignore[no-untyped-def]
+    try:
+        return sre_parse.parse(regex.decode("latin-1"))
+    except (re.error, ValueError, OverflowError):
+        return None
+
+
+def _needles(regex: bytes) -> tuple[bytes, ...]:
+    """Runs of 3+ literal bytes at the top level of the pattern: every match contains them."""
+    tree = _tree(regex)
+    if tree is None or tree.state.flags & re.IGNORECASE:
+        return ()
+    runs: list[bytes] = []
+    current = bytearray()
+    for op, arg in tree:
+        if op is sre_parse.LITERAL:
+            current.append(arg)
+            continue
+        if len(current) >= 3:
+            runs.append(bytes(current))
+        current = bytearray()
+    if len(current) >= 3:
+        runs.append(bytes(current))
+    return tuple(runs)
+
+
+def _tail_width(regex: bytes) -> int:
+    r"""For a pattern anchored at the end (\Z) with a bounded width, how many trailing bytes
+    can hold a match; 0 when not applicable (lookbehind or start anchors could see more)."""
+    if b"(?<" in regex or b"\\A" in regex or b"^" in regex:
+        return 0
+    tree = _tree(regex)
+    if tree is None or not len(tree):
+        return 0
+    last_op, last_arg = tree[-1]
+    if last_op is not sre_parse.AT or last_arg is not sre_parse.AT_END_STRING:
+        return 0
+    high = tree.getwidth()[1]
+    return high if high < 1 << 30 else 0
 
 
 class CompiledSignatures:
@@ -78,17 +130,9 @@ class CompiledSignatures:
             if found and self._beaten(fmt.puid, found):
                 continue
             for name, patterns in fmt.signatures:
-                for kind, regex, max_start in patterns:
-                    if kind == BOF:
-                        if regex.match(bof) is None:
-                            break
-                    elif kind == EOF:
-                        if regex.search(eof) is None:
-                            break
-                    else:
-                        hit = regex.search(bof)
-                        if hit is None or (max_start >= 0 and hit.start() > max_start):
-                            break
+                for pat in patterns:
+                    if not _matches(pat, bof, eof):
+                        break
                 else:
                     found.append((fmt, name))
         return [(fmt.element, name) for fmt, name in found if not self._beaten(fmt.puid, found)]
@@ -98,3 +142,19 @@ class CompiledSignatures:
         ext = os.path.splitext(filename)[1].lower().lstrip(".")
         found = [(fmt, self.external_name) for fmt in self.by_extension.get(ext, [])]
         return [(fmt.element, name) for fmt, name in found if not self._beaten(fmt.puid, found)]
+
+
+def _matches(pat: _Pattern, bof: bytes, eof: bytes) -> bool:
+    if pat.kind == BOF:
+        # A match anchored at the start fails within a few bytes: no pre-check pays off.
+        return pat.regex.match(bof) is not None
+    if pat.kind == EOF:
+        start = len(eof) - pat.tail if pat.tail and len(eof) > pat.tail else 0
+        # Anchored at \Z with bounded width: no match can start before the tail.
+        if any(eof.find(needle, start) < 0 for needle in pat.needles):
+            return False
+        return pat.regex.search(eof, start) is not None
+    if any(needle not in bof for needle in pat.needles):
+        return False
+    hit = pat.regex.search(bof)
+    return hit is not None and (pat.max_start < 0 or hit.start() <= pat.max_start)

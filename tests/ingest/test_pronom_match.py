@@ -35,3 +35,24 @@ def test_same_extension_matches_as_fido(name: str) -> None:
     fido = engine.fido
     ours = [fido.get_puid(f) for f, _ in engine.matcher.match_extension(name)]
     assert ours == [fido.get_puid(f) for f, _ in fido.match_extensions(name)]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_same_matches_as_fido_on_generated_bytes(seed: int) -> None:
+    """Random and half-structured buffers (what the benchmarks feed it) agree too."""
+    import random
+
+    rng = random.Random(seed)
+    engine = _get_engine()
+    fido = engine.fido
+    heads = [b"", b"%PDF-1.7\n", b"PK\x03\x04", b"{\"asset\": {\"version\": \"2.0\"",
+             b"<?xml version=\"1.0\"?>\n<html>", b"\xff\xd8\xff\xe0"]
+    body = rng.randbytes(rng.choice([100, 5000, 140_000]))
+    tails = [b"", b"%%EOF\n", b"}", b"\xff\xd9", b"</html>\n"]
+    data = rng.choice(heads) + body + rng.choice(tails)
+    import io
+
+    bof, eof, _ = fido.get_buffers(io.BytesIO(data), len(data), seekable=True)
+    ours = [(fido.get_puid(f), name) for f, name in engine.matcher.match(bof, eof)]
+    theirs = [(fido.get_puid(f), name) for f, name in fido.match_formats(bof, eof)]
+    assert ours == theirs
