@@ -75,8 +75,9 @@ def encode_manifest_path(path: str) -> str:
 
 def copy_transfer(transfer: Transfer, root: Path, prefix: str = f"{package_xml.REP_DATA}/",
                   on_bytes: Callable[[int], None] | None = None,
-                  scanner: VirusScanner | None = None,
-                  workers: int = 4) -> tuple[list[BagFile], list[ScanResult]]:
+                  scanner: VirusScanner | None = None, workers: int = 4,
+                  on_copied: Callable[[BagFile], None] | None = None,
+                  ) -> tuple[list[BagFile], list[ScanResult]]:
     """Copy every transfer file into ``root/data/<prefix>``, hashing and scanning the same
     chunks (one read per byte), several files at a time so both cores stay busy."""
 
@@ -93,7 +94,10 @@ def copy_transfer(transfer: Transfer, root: Path, prefix: str = f"{package_xml.R
                 session.abort()
             raise
         scan = session.finish() if session else None
-        return BagFile(rel, digest.size, digest.sha256, "payload", dest), scan
+        copied = BagFile(rel, digest.size, digest.sha256, "payload", dest)
+        if on_copied:
+            on_copied(copied)
+        return copied, scan
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         done = list(pool.map(one, transfer.files))

@@ -7,11 +7,11 @@ the transfer report.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 
 from ingest.aip import BagFile
-from ingest.formats import FormatId, FormatPolicy, assess, identify_many
+from ingest.formats import FormatId, FormatPolicy, IdentificationPool, assess
 from ingest.pdfcheck import PdfReport, check_pdf
 from repository.errors import Problem
 
@@ -29,22 +29,28 @@ class ContentChecks:
 
 
 def run_checks(content: list[BagFile], logical: dict[str, str], policy: FormatPolicy,
-               workers: int = 2) -> ContentChecks:
-    """``logical`` maps each staged bag path to the name the archivist knows."""
+               pool: IdentificationPool,
+               pending: dict[str, Future[FormatId]] | None = None) -> ContentChecks:
+    """``logical`` maps each staged bag path to the name the archivist knows; ``pending``
+    holds identifications already submitted while copying (the rest are submitted now)."""
+    pending = dict(pending or {})
+    for f in content:
+        if f.path not in pending:
+            pending[f.path] = pool.identify(f.local)
     checks = ContentChecks()
-    ids = identify_many([f.local for f in content], workers=workers)
-    for f, fid in zip(content, ids, strict=True):
+    for f in content:
+        fid = pending[f.path].result()
         checks.formats[f.path] = fid
         problem = assess(fid, policy, logical[f.path])
         if problem is not None:
             severity = problem.extra.get("severity")
             (checks.problems if severity == "error" else checks.warnings).append(problem)
-    pdfs = [f for f in content if _is_pdf(checks.formats[f.path])]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        reports = list(pool.map(lambda f: check_pdf(f.local), pdfs))
-    for f, report in zip(pdfs, reports, strict=True):
-        checks.pdf[f.path] = report
-        checks.warnings.extend(_pdf_warnings(logical[f.path], report))
+    pdfs = {f.path: pool.run(check_pdf, f.local) for f in content
+            if _is_pdf(checks.formats[f.path])}
+    for path, future in pdfs.items():
+        report = future.result()
+        checks.pdf[path] = report
+        checks.warnings.extend(_pdf_warnings(logical[path], report))
     return checks
 
 

@@ -22,10 +22,11 @@ import threading
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import magic
 import olefile
@@ -39,6 +40,7 @@ from repository.errors import ConfigError, Problem
 FORMAT_FILES = ["formats-v109.xml", "format_extensions.xml"]
 CONTAINER_FILE = "container-signature-20200121.xml"
 DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "policies" / "formats.yaml"
+T = TypeVar("T")
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # What zipfile, zlib and olefile raise on damaged containers (found by fuzzing the corpus;
@@ -321,6 +323,43 @@ def identify_many(paths: list[Path], workers: int = 2) -> list[FormatId]:
     chunk = max(1, len(paths) // (workers * 8))
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_get_engine) as pool:
         return list(pool.map(identify, [Path(p) for p in paths], chunksize=chunk))
+
+
+class IdentificationPool:
+    """Identify files (and check PDFs) while the transfer is still being copied.
+
+    Each staged file is submitted as soon as it lands, so the worker processes start their
+    signature loading during the copy and both cores stay busy; results are collected after.
+    Small transfers run in one background thread instead (a pool costs more than it saves).
+    """
+
+    def __init__(self, expected: int, workers: int = 2) -> None:
+        self._executor: Executor
+        if workers > 1 and expected >= 16 * workers:
+            # forkserver, not fork: the caller may be threaded (copy threads, a server), and
+            # forking a threaded process is unsafe. Workers fork with FIDO already imported.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])
+            self._executor = ProcessPoolExecutor(workers, mp_context=context,
+                                                 initializer=_get_engine)
+        else:
+            self._executor = ThreadPoolExecutor(1)
+
+    def identify(self, path: Path) -> Future[FormatId]:
+        return self._executor.submit(identify, Path(path))
+
+    def run(self, fn: Callable[[Path], T], path: Path) -> Future[T]:
+        """Any other per-file check (a module-level function: it may cross processes)."""
+        return self._executor.submit(fn, Path(path))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> IdentificationPool:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)

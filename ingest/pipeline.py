@@ -13,14 +13,15 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.aip import StagedAip, add_files, copy_transfer, finish_bag
-from ingest.checks import ContentChecks, run_checks
-from ingest.formats import FormatPolicy, load_format_policy
+from ingest.aip import BagFile, StagedAip, add_files, copy_transfer, finish_bag
+from ingest.checks import run_checks
+from ingest.formats import FormatId, FormatPolicy, IdentificationPool, load_format_policy
 from ingest.intake import Intake, open_intake
 from ingest.metadata import Description
 from ingest.report import TransferReport
@@ -118,16 +119,25 @@ def _build_in(root: Path, intake: Intake, request: IngestRequest, scanner: Virus
         raise _reject(request, problems)
     root.mkdir(parents=True)
     started = _now()
-    with progress.task("copying, hashing, scanning", intake.transfer.total_bytes) as advance:
-        content, scans = copy_transfer(intake.transfer, root, intake.content_prefix, advance,
-                                       scanner)
-    infected = _scan_outcome(report, scans, scanner is not None)
-    if infected:
-        _quarantine(request, intake, infected, content, root)
-        raise _reject(request, [p for s in infected if (p := s.problem())])
-    digests_at = _now()
-    logical = {f.path: tf.rel_path for f, tf in zip(content, intake.transfer.files, strict=True)}
-    checks = _checks(content, logical, request, progress)
+    with IdentificationPool(len(intake.transfer.files)) as pool:
+        pending: dict[str, Future[FormatId]] = {}
+
+        def identify_when_copied(f: BagFile) -> None:
+            pending[f.path] = pool.identify(f.local)  # overlaps identification with copying
+
+        with progress.task("copying, hashing, scanning", intake.transfer.total_bytes) as advance:
+            content, scans = copy_transfer(intake.transfer, root, intake.content_prefix,
+                                           advance, scanner, on_copied=identify_when_copied)
+        infected = _scan_outcome(report, scans, scanner is not None)
+        if infected:
+            _quarantine(request, intake, infected, content, root)
+            raise _reject(request, [p for s in infected if (p := s.problem())])
+        digests_at = _now()
+        logical = {f.path: tf.rel_path
+                   for f, tf in zip(content, intake.transfer.files, strict=True)}
+        with progress.task("identifying formats, checking PDFs", None):
+            checks = run_checks(content, logical, request.format_policy or load_format_policy(),
+                                pool, pending)
     report.record("format identification", [p for p in checks.problems
                                             if p.code.startswith("format")],
                   [p for p in checks.warnings if p.code.startswith("format")],
@@ -190,13 +200,6 @@ def _scan_outcome(report: TransferReport, scans: list[ScanResult],
     report.record("virus check", [p for s in bad if (p := s.problem())], [],
                   f"{len(scans)} files scanned with ClamAV" if scanned else "skipped")
     return bad
-
-
-def _checks(content, logical, request: IngestRequest,  # type: ignore[no-untyped-def]
-            progress: Progress) -> ContentChecks:
-    policy = request.format_policy or load_format_policy()
-    with progress.task("identifying formats", None):
-        return run_checks(content, logical, policy)
 
 
 def _description(request: IngestRequest, intake: Intake) -> Description:
