@@ -72,8 +72,12 @@ def place_of(loc: Location) -> Place:
     attrs = {**default_attributes(loc.url, loc.options), **(loc.attributes or {})}
     return Place(name=loc.name, max_classification=loc.max_classification,
                  network=str(attrs["network"]), media=str(attrs["media"]),
-                 write_once=bool(attrs["write_once"]), offline=bool(attrs["offline"]),
+                 write_once=_flag(attrs["write_once"]), offline=_flag(attrs["offline"]),
                  site=str(attrs.get("site") or ""))
+
+
+def _flag(value: Any) -> bool:
+    return value.strip().lower() in _TRUE if isinstance(value, str) else bool(value)
 
 
 def copies_required(policies: Policies, location_count: int) -> int:

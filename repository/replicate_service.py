@@ -31,6 +31,7 @@ from repository.errors import KhosoError, NotFound, PolicyRefused
 from repository.objects import stored_object
 from repository.placement import check_may_hold, choose_locations
 from repository.progress import NoProgress, Progress
+from repository.staging import run_lock
 from storage.backend import Backend
 from storage.replicate import COPIED, StoredObject, copy_object
 
@@ -66,7 +67,10 @@ def replicate(repo: Repository, aip_id: str | None = None, to: str | None = None
                            "sources": [s.name for s in c.sources], "objects": len(c.objects),
                            "bytes": sum(o.size for _, o in c.objects)} for c in copies]
         return result
-    _run(repo, copies, workers, progress, result)
+    # Shared with other replicate runs; storage fsck --fix waits for none of them and
+    # keeps what they may be writing (repository/staging.py run_lock).
+    with run_lock(repo.settings.staging, "replicate", shared=True):
+        _run(repo, copies, workers, progress, result)
     return result
 
 

@@ -31,6 +31,7 @@ log = logging.getLogger("khoso.scheduler")
 JOBS_TABLE = "apscheduler_jobs"
 
 _active_repo: Repository | None = None  # the repository the active scheduler's jobs work on
+_stopping = threading.Event()  # set on stop: a running fixity job ends after its batch
 
 
 def _repo() -> Repository:
@@ -47,7 +48,7 @@ def job_fixity_slice() -> None:
     planned = plan_slice(repo)
     log.info("fixity: today's slice queued %s copies (%s mandatory)", planned["queued"],
              planned["mandatory"])
-    result = drain(repo, owner_name("scheduler"), kind="scheduled")
+    result = drain(repo, owner_name("scheduler"), kind="scheduled", stop=_stopping.is_set)
     log.info("fixity: run %s audited %s copies, %s problem(s)", result["run"],
              result["replicas"], len(result["problems"]))
 
@@ -168,6 +169,7 @@ class Scheduler:
             if existing is None or not _same_trigger(existing.trigger, trigger):
                 aps.add_job(func, trigger, id=job_id, name=job_id, replace_existing=True)
         _active_repo = self.repo
+        _stopping.clear()
         self._aps = aps
         self._said_passive = False
         aps.resume()
@@ -188,6 +190,7 @@ class Scheduler:
     def stop(self) -> None:
         self._stop.set()
         if self._aps is not None:
+            _stopping.set()  # a running fixity job finishes its batch, then returns
             self._aps.shutdown(wait=True)
             self._aps = None
         self._deactivate()

@@ -2,7 +2,7 @@
 
 Every object of a classified AIP (payload, METS/EAD/PREMIS, and the BagIt tag files, whose
 bag-info and manifests name and describe the records) is encrypted once into
-``HOME/staging/<aip>.sealed/`` with its own data key, and the staged plaintext file is removed
+``HOME/staging/<aip>/aip.sealed/`` with its own data key, and the staged plaintext file is removed
 as soon as it is sealed; every location then receives the same envelope bytes, so the catalog
 keeps one ciphertext digest per file (``stored_sha256``) that audits check without keys.
 Its storage key is opaque (``~h/<sha256 of path>``): names may be secret too.

@@ -5,7 +5,9 @@ An ingest holds an exclusive ``flock`` on ``HOME/staging/.locks/<aip>.lock`` for
 dies, even by ``kill -9``. The sweep (at the start of every ingest, and ``khoso storage
 fsck``) removes any AIP staging entry whose lock nobody holds: what a killed run left
 behind, which for a classified transfer is plaintext that must not remain (docs/design.md).
-Only entries named like AIP staging (``urn_uuid_…``) are touched.
+Only entries named like AIP staging (``urn_uuid_…``) are touched. ``storage fsck`` also asks
+which AIPs are being written right now (:func:`held`) and takes the ``replicate`` run lock
+(:func:`run_lock`) so that it never removes the objects of a run that is still writing.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def sweep(staging: Path) -> list[str]:
     locks = staging / LOCKS
     if locks.is_dir():
         for lock in locks.iterdir():
-            if not _held(lock):
+            if lock.name.startswith(AIP_ENTRY) and not _held(lock):
                 lock.unlink(missing_ok=True)
     return removed
 
@@ -90,3 +92,33 @@ def _held(lock: Path) -> bool:
     finally:
         os.close(fd)  # closing drops a lock we may just have taken
     return False
+
+
+def held(staging: Path) -> set[str]:
+    """Names (``urn_uuid_…``) of AIPs whose staging lock a live run holds right now."""
+    locks = staging / LOCKS
+    if not locks.is_dir():
+        return set()
+    return {lock.name.removesuffix(".lock") for lock in locks.iterdir()
+            if lock.name.startswith(AIP_ENTRY) and _held(lock)}
+
+
+@contextlib.contextmanager
+def run_lock(staging: Path, name: str, *, shared: bool,
+             wait: bool = True) -> Iterator[bool]:
+    """A lock on one kind of run (``replicate``): runs share it, ``storage fsck --fix`` takes
+    it alone so no run writes objects while orphans are removed. Yields whether it was
+    taken (always, when ``wait``)."""
+    lock = staging / LOCKS / f"{name}.run"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        try:
+            fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
+            taken = True
+        except BlockingIOError:
+            taken = False
+        yield taken
+    finally:
+        os.close(fd)

@@ -178,8 +178,9 @@ def main() -> None:
         print(f"generated {made} in {made['generate_s']} s", file=sys.stderr)
 
         def plan_once() -> dict:
-            with repo.catalog.session() as session:
-                session.execute(update(Replica).values(queued_at=None))
+            with repo.catalog.session() as session:  # undo the previous repetition's slice
+                session.execute(update(Replica).where(Replica.queued_at.is_not(None))
+                                .values(queued_at=None))
             begin = time.perf_counter()
             out = plan_slice(repo)
             out["seconds"] = time.perf_counter() - begin

@@ -67,7 +67,8 @@ def test_fsck_lists_without_touching_anything(khoso, leftovers: dict[str, Path])
     assert local["foreign"] == ["README-operator.txt"]
     assert [s["name"] for s in result["staging"]] == [leftovers["staging"].name]
     assert result["removed"] == 0
-    assert files_under(khoso.home).keys() == before.keys()
+    after = {k for k in files_under(khoso.home) if not k.startswith("staging/.locks/")}
+    assert after == {k for k in before if not k.startswith("staging/.locks/")}
 
 
 def test_fsck_fix_removes_only_what_is_older_than_the_grace(khoso,
@@ -124,3 +125,29 @@ def test_fsck_aborts_an_unfinished_multipart_upload(khoso, rclone_s3, s3_admin, 
     assert fixed["locations"][0]["removed"] == 2
     assert s3_admin.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
     assert s3_admin.list_objects_v2(Bucket=s3_bucket).get("Contents", []) == []
+
+
+def test_objects_of_live_runs_are_kept_whatever_the_grace(khoso, leftovers: dict[str, Path],
+                                                          tmp_path: Path) -> None:
+    from repository.staging import guarded, run_lock
+
+    staging = khoso.home / "staging"
+    live = "urn:uuid:DEAD0000-0000-4000-8000-000000000001"  # the "old" orphan's AIP
+    with guarded(staging, live), run_lock(staging, "replicate", shared=True):
+        (local,) = khoso.json("storage", "fsck", "--fix", "--grace", "0")["locations"]
+        kept = {o["key"].split("/")[0]: o.get("kept") for o in local["orphans"]}
+        assert kept[live.replace(":", "_")] == "a run that is writing this AIP is still live"
+        assert leftovers["old"].exists()
+        # The "young" orphan's AIP is not catalogued, so no replicate can be writing it.
+        assert not leftovers["young"].exists()
+    # A catalogued AIP's object with no copy row here, while a replicate runs: kept.
+    aip = khoso.json("aip", "list")["aips"][0]["aip"]
+    khoso.ok("storage", "add", "offsite", (tmp_path / "offsite").as_uri())
+    stray = tmp_path / "offsite" / aip.replace(":", "_") / "bagit.txt"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"a copy in progress")
+    with run_lock(staging, "replicate", shared=True):
+        khoso.json("storage", "fsck", "--fix", "--grace", "0")
+        assert stray.exists()
+    khoso.json("storage", "fsck", "--fix", "--grace", "0")
+    assert not stray.exists() and not leftovers["old"].exists()

@@ -41,10 +41,13 @@ def make_transfer(root: Path, files: dict[str, bytes]) -> Path:
     return root
 
 
-def secret_transfer(root: Path, count: int = 3) -> Path:
-    """Files whose content and one name carry MARKER."""
-    files = {f"Hồ sơ mật/Văn bản {i:03d}.txt":
-             f"Nội dung mật số {i}: {MARKER}\n".encode() * (i + 1) for i in range(count)}
+def secret_transfer(root: Path, count: int = 3, size: int = 0) -> Path:
+    """Files whose content and one name carry MARKER (each about ``size`` bytes if given)."""
+    def body(i: int) -> bytes:
+        line = f"Nội dung mật số {i}: {MARKER}\n".encode()
+        return line * max(i + 1, size // len(line))
+
+    files = {f"Hồ sơ mật/Văn bản {i:03d}.txt": body(i) for i in range(count)}
     files[f"Hồ sơ mật/{MARKER}.txt"] = f"{MARKER} trong tên và nội dung".encode()
     return make_transfer(root, files)
 

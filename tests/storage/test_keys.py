@@ -122,3 +122,11 @@ def test_a_component_of_exactly_240_bytes_is_kept_and_241_is_hashed() -> None:
 def test_check_key_refuses_keys_that_could_escape_or_not_be_stored(key: str) -> None:
     with pytest.raises(InvalidKey):
         check_key(key)
+
+
+def test_classified_objects_get_opaque_keys_that_reveal_no_name() -> None:
+    path = "data/representations/rep1/data/Kế hoạch tác chiến.pdf"
+    key = object_key("urn_uuid_X", path, opaque=True)
+    assert key.startswith("urn_uuid_X/~h/") and "Kế hoạch" not in key
+    assert key == object_key("urn_uuid_X", path, opaque=True)  # stable: the catalog keeps it
+    assert object_key("urn_uuid_X", path) == f"urn_uuid_X/{path}"

@@ -86,7 +86,7 @@ def test_qcvn_three_copies_one_on_write_once_media(policies: Policies) -> None:
 def test_a_policy_naming_an_unknown_level_is_a_config_error(policies: Policies) -> None:
     bad = with_rules(policies, forbid=[{"name": "x", "from_level": "sercet",
                                         "where": {"network": ["cloud"]}}])
-    with pytest.raises(ConfigError, match="forbid.x.from_level"):
+    with pytest.raises(ConfigError, match=r"forbid\.x\.from_level"):
         plan(bad, bad.level("secret"), places(("a", {})))
 
 

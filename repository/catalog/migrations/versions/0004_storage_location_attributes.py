@@ -29,6 +29,9 @@ def upgrade() -> None:
     for loc_id, options in rows:
         opts = json.loads(options) if isinstance(options, str) else dict(options or {})
         attrs = {k: opts.pop(k) for k in ATTRIBUTES if k in opts}
+        for flag in ("write_once", "offline"):
+            if isinstance(attrs.get(flag), str):
+                attrs[flag] = attrs[flag].strip().lower() in ("true", "yes", "1", "on")
         conn.execute(sa.text("UPDATE locations SET options = :o, attributes = :a WHERE id = :i")
                      .bindparams(sa.bindparam("o", type_=sa.JSON()),
                                  sa.bindparam("a", type_=sa.JSON())),
