@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ingest.aip import StagedAip
 from ingest.formats import FormatPolicy, load_format_policy
@@ -25,6 +26,7 @@ from ingest.pipeline import IngestRequest, build, new_aip_id
 from ingest.report import TransferReport
 from policies.engine import protection_ends
 from policies.metadata_profile import load_metadata_policy
+from policies.model import Level
 from repository import __version__, events
 from repository.catalog.models import Aip, AipFile, Location, Replica
 from repository.context import Repository
@@ -157,52 +159,73 @@ def _record(repo: Repository, staged: StagedAip, targets: list[Location], prefix
             started: datetime, opts: IngestOptions) -> dict:
     now = datetime.now(UTC)
     lvl = repo.policies.level(level)
+    sealed = objects[0].wrapped_key is not None if objects else False
+
+    def write(session: Session) -> Aip:  # rebuilt on every attempt: Catalog.run may retry
+        aip = _aip_row(staged, objects, prefix, level, lvl, classified_on, mode, opts, now,
+                       sealed)
+        _write_rows(repo, session, aip, staged, targets, objects, level, lvl, classified_on,
+                    started, opts, now, sealed)
+        return aip
+
+    aip = repo.catalog.run(write)
+    return {"aip": aip.id, "files": aip.file_count, "bytes": aip.byte_count,
+            "classification": level,
+            "replicas": [{"location": loc.name, "status": "verified"} for loc in targets]}
+
+
+def _aip_row(staged: StagedAip, objects: list[Prepared], prefix: str, level: str, lvl: Level,
+             classified_on: date | None, mode: str, opts: IngestOptions, now: datetime,
+             sealed: bool) -> Aip:
     content = staged.content_files
     aip = Aip(id=staged.aip_id, title=staged.bag_info.get("External-Description", ""),
               source=str(opts.source), classification=level, classified_on=classified_on,
               protect_until=protection_ends(lvl, classified_on) if classified_on else None,
               access_mode=mode, file_count=len(content), byte_count=sum(f.size for f in content),
               key_prefix=prefix, tagmanifest_sha256=staged.tagmanifest_sha256, created_at=now)
-    sealed = objects[0].wrapped_key is not None if objects else False
     aip.files = [AipFile(path=f.path, storage_key=o.stored.key, role=f.role, size=f.size,
                          sha256=f.sha256, puid=f.puid, mime=f.mime, classification=level,
                          stored_sha256=o.stored.sha256 if sealed else None,
                          stored_size=o.stored.size if sealed else None,
                          wrapped_key=o.wrapped_key, kek_id=o.kek_id)
                  for f, o in zip(staged.files, objects, strict=True)]
-    with repo.catalog.session() as session:
-        session.add(aip)
-        for loc in targets:
-            session.add(Replica(aip_id=aip.id, location_id=loc.id, status="verified",
-                                stored_at=now, last_verified=now, last_checked=now))
-        agent, aid = repo.agent, aip.id
-        events.record(session, events.INGESTION_START, events.SUCCESS, agent, aip=aid,
-                      at=started, detail={"source": str(opts.source)})
-        for check in staged.check_events:
-            events.record(session, check["type"], check["outcome"], agent, aip=aid,
-                          detail=check["detail"])
-        events.record(session, events.MESSAGE_DIGEST_CALCULATION, events.SUCCESS, agent,
-                      aip=aid, detail={"algorithm": "SHA-256", "files": len(staged.files)})
-        events.record(session, events.FORMAT_IDENTIFICATION, events.SUCCESS, agent, aip=aid,
-                      detail={"identified": sum(1 for f in content if f.puid or f.mime)})
-        if lvl.rank:
-            events.record(session, events.POLICY_ASSIGNMENT, events.SUCCESS, agent, aip=aid,
-                          detail={"classification": level, "classified_on": str(classified_on),
-                                  "protect_until": str(aip.protect_until)})
-        events.record(session, events.INFORMATION_PACKAGE_CREATION, events.SUCCESS, agent,
-                      aip=aid, detail={"format": "BagIt 1.0 / E-ARK AIP",
-                                       "tagmanifest_sha256": staged.tagmanifest_sha256})
-        if sealed:
-            events.record(session, ENCRYPTION, events.SUCCESS, agent, aip=aid, detail={
-                "algorithm": "AES-256-GCM, chunked (storage/crypto.py)", "objects": len(objects),
-                "kek": sorted({o.kek_id for o in objects if o.kek_id})})
-        for loc in targets:
-            events.record(session, events.REPLICATION, events.SUCCESS, agent, aip=aid,
-                          detail={"location": loc.name, "objects": len(objects),
-                                  "verified": "read back, SHA-256"
-                                              + (" of the ciphertext" if sealed else "")})
-        events.record(session, events.INGESTION_END, events.SUCCESS, agent, aip=aid,
-                      detail={"files": aip.file_count, "bytes": aip.byte_count})
-    return {"aip": aip.id, "files": aip.file_count, "bytes": aip.byte_count,
-            "classification": level,
-            "replicas": [{"location": loc.name, "status": "verified"} for loc in targets]}
+    return aip
+
+
+def _write_rows(repo: Repository, session: Session, aip: Aip, staged: StagedAip,
+                targets: list[Location], objects: list[Prepared], level: str, lvl: Level,
+                classified_on: date | None, started: datetime, opts: IngestOptions,
+                now: datetime, sealed: bool) -> None:
+    content = staged.content_files
+    session.add(aip)
+    for loc in targets:
+        session.add(Replica(aip_id=aip.id, location_id=loc.id, status="verified",
+                            stored_at=now, last_verified=now, last_checked=now))
+    agent, aid = repo.agent, aip.id
+    events.record(session, events.INGESTION_START, events.SUCCESS, agent, aip=aid,
+                  at=started, detail={"source": str(opts.source)})
+    for check in staged.check_events:
+        events.record(session, check["type"], check["outcome"], agent, aip=aid,
+                      detail=check["detail"])
+    events.record(session, events.MESSAGE_DIGEST_CALCULATION, events.SUCCESS, agent,
+                  aip=aid, detail={"algorithm": "SHA-256", "files": len(staged.files)})
+    events.record(session, events.FORMAT_IDENTIFICATION, events.SUCCESS, agent, aip=aid,
+                  detail={"identified": sum(1 for f in content if f.puid or f.mime)})
+    if lvl.rank:
+        events.record(session, events.POLICY_ASSIGNMENT, events.SUCCESS, agent, aip=aid,
+                      detail={"classification": level, "classified_on": str(classified_on),
+                              "protect_until": str(aip.protect_until)})
+    events.record(session, events.INFORMATION_PACKAGE_CREATION, events.SUCCESS, agent,
+                  aip=aid, detail={"format": "BagIt 1.0 / E-ARK AIP",
+                                   "tagmanifest_sha256": staged.tagmanifest_sha256})
+    if sealed:
+        events.record(session, ENCRYPTION, events.SUCCESS, agent, aip=aid, detail={
+            "algorithm": "AES-256-GCM, chunked (storage/crypto.py)", "objects": len(objects),
+            "kek": sorted({o.kek_id for o in objects if o.kek_id})})
+    for loc in targets:
+        events.record(session, events.REPLICATION, events.SUCCESS, agent, aip=aid,
+                      detail={"location": loc.name, "objects": len(objects),
+                              "verified": "read back, SHA-256"
+                                          + (" of the ciphertext" if sealed else "")})
+    events.record(session, events.INGESTION_END, events.SUCCESS, agent, aip=aid,
+                  detail={"files": aip.file_count, "bytes": aip.byte_count})

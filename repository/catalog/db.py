@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from repository.errors import ConfigError
+from repository.errors import ConfigError, KhosoError
+
+T = TypeVar("T")
+
+
+class CatalogUnavailable(KhosoError):
+    message = ("catalog {catalog} unavailable: the connection was lost {attempts} times "
+               "({reason}); nothing was recorded; check the database and run the command again")
+    exit_code = 2
+    code = "catalog-unavailable"
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -100,6 +111,23 @@ class Catalog:
             raise
         finally:
             session.close()
+
+    def run(self, work: Callable[[Session], T], *, attempts: int = 3) -> T:
+        """Run ``work`` in one transaction; when the connection is lost (a dropped PostgreSQL
+        connection, a restarted server) run it again from the start, with backoff. ``work``
+        must build everything it adds inside the call, so a retry records nothing twice."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.session() as session:
+                    return work(session)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                if attempt == attempts:
+                    raise CatalogUnavailable(catalog=self.safe_url, attempts=attempts,
+                                             reason=str(exc.orig).strip()) from exc
+                time.sleep(0.2 * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -9,7 +9,9 @@ import traceback
 
 import click
 import typer
+from sqlalchemy.exc import DBAPIError
 
+from repository.catalog.db import CatalogUnavailable
 from repository.cli import (
     access_cmd,
     admin_cmd,
@@ -77,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(err, InternalError):
             traceback.print_exc()
         return _fail(err, as_json)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            traceback.print_exc()
+            return _fail(InternalError(reason=f"{type(exc).__name__}: {exc.orig}"), as_json)
+        return _fail(CatalogUnavailable(catalog="(see KHOSO_DATABASE_URL)", attempts=1,
+                                        reason=str(exc.orig).strip()), as_json)
     except KeyboardInterrupt:
         return _fail(UsageError(reason="interrupted"), as_json)
     except Exception as exc:  # a bug: show the traceback, keep the contract's JSON shape
