@@ -14,7 +14,7 @@ from sqlalchemy import select
 from repository import checkpoints, events
 from repository.catalog.models import Event
 from repository.context import Repository
-from repository.errors import BrokenLog
+from repository.errors import BrokenLog, UsageError
 
 VERIFIER = Path(__file__).with_name("log_verifier.py")
 
@@ -98,7 +98,15 @@ def export_log(repo: Repository, out: Path) -> dict:
     # A broken chain is exported as it is, never signed; verify_log reports it.
     with contextlib.suppress(BrokenLog):
         checkpoints.write_checkpoint(repo)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return _export_into(repo, out)
+    except OSError as exc:
+        raise UsageError(reason=f"cannot write the export to {out}: {exc.strerror or exc}; "
+                                "choose a folder you may write to") from exc
+
+
+def _export_into(repo: Repository, out: Path) -> dict:
     report = verify_log(repo)
     signed, _, _ = _union(repo)
     public = _public(repo, None)
