@@ -63,3 +63,9 @@ def test_upgrade_keeps_rows_of_an_older_catalog(database_url: str) -> None:
             assert conn.execute(text("SELECT copy_form FROM copies")).scalar() == "sao y"
     finally:
         catalog.dispose()
+
+
+def test_the_head_constant_names_the_newest_migration() -> None:
+    from repository.catalog.db import HEAD
+
+    assert head_revision() == HEAD
