@@ -42,7 +42,10 @@ def make_mixed_transfer(root: Path, total_bytes: int, files: int, seed: int = 7)
         with open(path, "wb") as fh:
             if ext == ".pdf":
                 fh.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-            fh.write(rng.randbytes(size))
+            while size > 0:  # randbytes cannot make more than 256 MiB at once
+                step = min(size, 64 << 20)
+                fh.write(rng.randbytes(step))
+                size -= step
     return root
 
 
