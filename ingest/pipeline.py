@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -47,6 +48,8 @@ class IngestRequest:
     metadata_policy: Any = None
     policies: Any = None
     classification: str | None = None
+    # The bag-info for the final description (the caller decides the level from it).
+    bag_info_for: Callable[[Description], dict[str, str]] | None = None
 
 
 @dataclass
@@ -166,7 +169,8 @@ def _build_in(root: Path, intake: Intake, request: IngestRequest, scanner: Virus
     ]
     fields = dict(description.fields)
     fields.setdefault("title", request.source.name)
-    bag_info = dict(request.bag_info)
+    bag_info = request.bag_info_for(description) if request.bag_info_for else dict(
+        request.bag_info)
     for key, value in intake.bag_info.items():
         bag_info.setdefault(f"Submitted-{key}", value)
     staged = finish_bag(StagedAip(request.aip_id, root), [*content, *extra], fields, bag_info,

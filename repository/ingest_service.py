@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ingest.aip import StagedAip
 from ingest.formats import FormatPolicy, load_format_policy
-from ingest.metadata import read_metadata
+from ingest.metadata import Description, read_metadata
 from ingest.metadata_classification import dossier_classification
 from ingest.pipeline import IngestRequest, build, new_aip_id
 from ingest.report import TransferReport
@@ -52,36 +52,25 @@ def ingest(repo: Repository, opts: IngestOptions, progress: Progress | None = No
     progress = progress or NoProgress()
     if opts.classified_on and repo.policies.level(opts.classification).rank == 0:
         raise UsageError(reason="--classified-on needs --classification above unclassified")
-    description = read_metadata(
-        opts.metadata, policy=load_metadata_policy(repo.settings.policies_dir),
-        policies=repo.policies, transfer_classification=opts.classification)
-    # Law 29/2018 Điều 10 k2: the highest level of the transfer or any item applies to all.
-    level, classified_on = dossier_classification(
-        description, repo.policies, opts.classification, opts.classified_on,
-        datetime.now(UTC).date())
-    mode = "03" if level.rank else description.fields.get("mode", "01")
+    metadata_policy = load_metadata_policy(repo.settings.policies_dir)
+    description = read_metadata(opts.metadata, policy=metadata_policy, policies=repo.policies,
+                                transfer_classification=opts.classification)
+    decided = _Classification(repo, opts)
+    level = decided(description)
     with repo.catalog.session() as session:
         locations = list(session.scalars(select(Location).order_by(Location.id)))
-    targets = choose_locations(repo.policies, locations, level)
+    choose_locations(repo.policies, locations, level)  # refuse early what cannot be placed
 
     aip_id = new_aip_id()
-    bag_info = {
-        "Source-Organization": description.fields.get("organName", "") or "unknown",
-        "External-Identifier": aip_id,
-        "External-Description": description.fields.get("title", opts.source.name),
-        "Bag-Software-Agent": f"khoso {__version__}",
-        "Khoso-Source": str(opts.source),
-        "Khoso-Classification": level.key,
-    }
-    if classified_on:
-        bag_info["Khoso-Classified-On"] = classified_on.isoformat()
     started = datetime.now(UTC)
-    request = IngestRequest(opts.source, aip_id, description, bag_info, repo.agent,
+    request = IngestRequest(opts.source, aip_id, description, {}, repo.agent,
                             intake=repo.policies.intake, format_policy=_format_policy(repo),
                             quarantine=repo.settings.quarantine,
                             clamd_socket=repo.settings.clamd_socket,
-                            metadata_policy=load_metadata_policy(repo.settings.policies_dir),
-                            policies=repo.policies, classification=opts.classification)
+                            metadata_policy=metadata_policy, policies=repo.policies,
+                            classification=opts.classification,
+                            bag_info_for=lambda desc: _bag_info(aip_id, desc, opts,
+                                                                decided(desc), decided.on))
     # What killed runs left in staging goes first: for a classified transfer it is plaintext.
     sweep(repo.settings.staging)
     with guarded(repo.settings.staging, aip_id):
@@ -95,13 +84,48 @@ def ingest(repo: Repository, opts: IngestOptions, progress: Progress | None = No
             raise
         staged = built.staged
         try:
-            result = _store_and_record(repo, staged, targets, level.key, classified_on, mode,
+            # An E-ARK SIP's own EAD.xml may raise the level (Law 29/2018 Điều 10 k2).
+            level = decided.level
+            targets = choose_locations(repo.policies, locations, level)
+            mode = "03" if level.rank else built.description.fields.get("mode", "01")
+            result = _store_and_record(repo, staged, targets, level.key, decided.on, mode,
                                        started, opts, progress)
         finally:
             shutil.rmtree(staged.root.parent, ignore_errors=True)
     result["warnings"] = [p.as_dict() for p in built.report.warnings]
     result["report"] = str(write_transfer_report(repo, built.report))
     return result
+
+
+class _Classification:
+    """The dossier's level: the highest of the transfer's and every item's (Law 29/2018
+    Điều 10 k2), decided again when the package's own metadata is read."""
+
+    def __init__(self, repo: Repository, opts: IngestOptions) -> None:
+        self.repo, self.opts = repo, opts
+        self.level: Level = repo.policies.level(opts.classification)
+        self.on: date | None = None
+
+    def __call__(self, description: Description) -> Level:
+        self.level, self.on = dossier_classification(
+            description, self.repo.policies, self.opts.classification,
+            self.opts.classified_on, datetime.now(UTC).date())
+        return self.level
+
+
+def _bag_info(aip_id: str, description: Description, opts: IngestOptions, level: Level,
+              classified_on: date | None) -> dict[str, str]:
+    info = {
+        "Source-Organization": description.fields.get("organName", "") or "unknown",
+        "External-Identifier": aip_id,
+        "External-Description": description.fields.get("title", opts.source.name),
+        "Bag-Software-Agent": f"khoso {__version__}",
+        "Khoso-Source": str(opts.source),
+        "Khoso-Classification": level.key,
+    }
+    if classified_on:
+        info["Khoso-Classified-On"] = classified_on.isoformat()
+    return info
 
 
 def _format_policy(repo: Repository) -> FormatPolicy:

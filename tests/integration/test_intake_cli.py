@@ -154,3 +154,37 @@ def test_eark_sip_with_a_wrong_checksum_is_rejected(khoso, tmp_path: Path) -> No
     error = khoso.json("ingest", sip, code=1)["error"]
     assert any(d["code"] == "checksum-mismatch" for d in error["details"])
     assert khoso.json("aip", "list")["aips"] == []
+
+
+def test_item_classification_in_a_sip_raises_the_whole_dossier(khoso, tmp_path: Path) -> None:
+    """Law 29/2018 Điều 10 k2: one Tối mật item makes the dossier Tối mật, even when the
+    level is only written in the package's own EAD (no --classification, no --metadata)."""
+    from tests.helpers.eark import OBJID, SipBuilder
+
+    source = Path(__file__).resolve().parents[1] / "data/metadata/sip/valid-sip-hoso"
+    builder = SipBuilder(tmp_path / "sips" / OBJID)
+    builder.write("schemas/mets.xsd", b"<xs:schema xmlns:xs='http://www.w3.org/2001/XMLSchema'/>")
+    builder.write("documentation/guide.txt", "Hướng dẫn\n".encode())
+    dossier = (source / "metadata/descriptive/EAD.xml").read_text(encoding="utf-8")
+    builder.write("metadata/descriptive/EAD.xml",
+                  dossier.replace("<mode>01</mode>", "<mode>03</mode>").encode())
+    for item in sorted((source / "representations/rep1/metadata/descriptive").glob("*.xml")):
+        text = item.read_text(encoding="utf-8")
+        if item.name.endswith(".1.xml"):
+            text = text.replace("<mode>01</mode>", "<mode>03</mode><classification>toi-mat"
+                                "</classification><classifiedOn>15/01/2026</classifiedOn>")
+        builder.write(f"representations/rep1/metadata/descriptive/{item.name}", text.encode())
+    for n in (1, 2):
+        builder.write(f"representations/rep1/data/H49.64.33.2001.160.{n}.txt",
+                      f"Tờ khai số {n}\n".encode())
+    builder.representation()
+    sip = builder.package()
+
+    result = khoso.json("ingest", sip)
+
+    assert result["classification"] == "secret"
+    shown = khoso.json("aip", "show", result["aip"])
+    assert shown["classification"] == "secret"
+    assert shown["classified_on"] == "2026-01-15"
+    stored = location_root(khoso.home, "local") / result["aip"].replace(":", "_")
+    assert not (stored / "bag-info.txt").exists()  # classified: encrypted, names hidden
