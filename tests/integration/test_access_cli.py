@@ -77,7 +77,7 @@ def test_granted_copy_is_marked_on_every_page_with_the_level(khoso, records,
     copy = khoso.json("access", records["secret"], "--user", "an", "--out", tmp_path,
                       "--purpose", "nghiên cứu")
     pages = _pdf_text(next(Path(copy["dip"]).rglob("*.pdf")))
-    assert all("TỐI MẬT" in p for p in pages)
+    assert all("TỐI MẬT" in p and "BẢN SAO" in p for p in pages)
     assert "Bản sao số 1" in pages[0]
     assert "Bản sao bí mật nhà nước" in pages[-1]
     fonts = subprocess.run(["pdffonts", str(next(Path(copy["dip"]).rglob("*.pdf")))],
