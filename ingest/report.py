@@ -21,6 +21,7 @@ class TransferReport:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     formats: dict[str, str | None] = field(default_factory=dict)
+    _seen: dict[int, set[tuple[str, str | None, str]]] = field(default_factory=dict, repr=False)
 
     def record(self, check: str, problems: list[Problem], warnings: list[Problem],
                detail: str) -> None:
@@ -37,10 +38,14 @@ class TransferReport:
     def warn(self, problem: Problem) -> None:
         self._add(self.warnings, [problem])
 
-    @staticmethod
-    def _add(into: list[Problem], items: list[Problem]) -> None:
+    def _add(self, into: list[Problem], items: list[Problem]) -> None:
+        # The same problem may reach the report twice (a check's list, then the rejection):
+        # keep it once. A set of keys, not `in` on the list: 20,000 warnings must stay linear.
+        seen = self._seen.setdefault(id(into), set())
         for p in items:
-            if p not in into:
+            key = (p.code, p.path, p.message)
+            if key not in seen:
+                seen.add(key)
                 into.append(p)
 
     @property
