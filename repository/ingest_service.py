@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -164,11 +165,21 @@ def _store_and_record(repo: Repository, staged: StagedAip, targets: list[Locatio
     total = sum(o.size for o in stored)
     done: list[Location] = []
     try:
-        for loc in targets:
-            backend = repo.backend(loc)
-            with progress.task(f"storing in {loc.name}", total) as advance:
-                store_all(backend, stored, on_bytes=advance)
-            done.append(loc)
+        # Every location at once: each write waits on its own disk or server (fsync, network),
+        # so the copies overlap instead of queueing one location behind the other.
+        names = ", ".join(loc.name for loc in targets)
+        with progress.task(f"storing in {names}", total * len(targets)) as advance, \
+                ThreadPoolExecutor(max_workers=max(len(targets), 1)) as pool:
+            futures = {pool.submit(store_all, repo.backend(loc), stored, on_bytes=advance): loc
+                       for loc in targets}
+            errors = []
+            for future, loc in futures.items():
+                if future.exception() is None:
+                    done.append(loc)
+                else:
+                    errors.append(future.exception())
+        if errors:
+            raise errors[0]
         result = _record(repo, staged, targets, prefix, objects, level, classified_on, mode,
                          started, opts)
     except BaseException:
