@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 KNOWN_OPTIONS = {"max_classification", "network", "media", "write_once", "offline", "site",
                  "endpoint_url", "region", "profile", "aws_access_key_id",
                  "aws_secret_access_key", "multipart_threshold", "multipart_chunksize",
-                 "max_attempts", "object_lock_days", "object_lock_mode"}
+                 "max_attempts", "object_lock_days", "object_lock_mode", "fast_path"}
 
 
 def add_location(repo: Repository, name: str, url: str, options: dict[str, str]) -> dict:

@@ -20,6 +20,7 @@ A GET is retried only until its body starts to stream.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import random
@@ -28,6 +29,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from http.client import responses
 from typing import BinaryIO
 from urllib.parse import quote, urlsplit
 
@@ -70,8 +72,10 @@ class FastS3:
         if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
             raise ValueError(f"the fast path needs an http://host[:port] endpoint: {endpoint}")
         port = parts.port or 80
-        # SigV4 signs the Host header as botocore sends it: no port when it is the default.
-        self._host = parts.hostname if port == 80 else f"{parts.hostname}:{port}"
+        # SigV4 signs the Host header as botocore sends it: no port when it is the default,
+        # an IPv6 address in brackets.
+        name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        self._host = name if port == 80 else f"{name}:{port}"
         self._endpoint = f"http://{self._host}"
         self._bucket = quote(bucket, safe="~")
         self._signer = signer
@@ -201,22 +205,33 @@ class _Connection:
 
     def exchange(self, head: bytes, body: bytes | None, url: str, pool: _Pool) -> _Body:
         reused, self.fresh = not self.fresh, False
+        unsent: OSError | None = None
         try:
-            if body and len(body) > 64 << 10:
-                self.sock.sendall(head)
-                self.sock.sendall(body)
-            else:
-                self.sock.sendall(head + body if body else head)
+            try:
+                if body and len(body) > 64 << 10:
+                    self.sock.sendall(head)
+                    self.sock.sendall(body)
+                else:
+                    self.sock.sendall(head + body if body else head)
+            except ConnectionError as exc:
+                # The server may have answered (403, 400) and hung up before taking the whole
+                # body: its answer, when it arrived, says more than the broken pipe does.
+                unsent = exc
             status, version, headers = self._read_head()
         except TimeoutError as exc:
             self.close()
             raise ReadTimeoutError(endpoint_url=url, error=exc) from exc
         except (OSError, ValueError) as exc:
             self.close()
-            if reused and isinstance(exc, (ConnectionError, _Eof)) \
+            if reused and isinstance(unsent or exc, (ConnectionError, _Eof)) \
                     and not getattr(exc, "partial", False):
                 raise _Stale from exc
-            raise ConnectionClosedError(endpoint_url=url, error=exc) from exc
+            raise ConnectionClosedError(endpoint_url=url, error=unsent or exc) from exc
+        if unsent is not None:
+            if status < 300:  # never a success for a body the server did not get whole
+                self.close()
+                raise ConnectionClosedError(endpoint_url=url, error=unsent) from unsent
+            headers["connection"] = "close"  # read what the server said, then hang up
         return _Body(self, pool, status, version, headers, url)
 
     def _read_head(self) -> tuple[int, str, dict[str, str]]:
@@ -248,10 +263,8 @@ class _Connection:
 
     def close(self) -> None:
         for closing in (self.rfile.close, self.sock.close):
-            try:
+            with contextlib.suppress(OSError):
                 closing()
-            except OSError:
-                pass
 
 
 class _Eof(ConnectionError):
@@ -296,10 +309,7 @@ class _Body:
         if self._done or self._conn is None:
             return b""
         try:
-            if self._chunked:
-                data = self._read_chunked(amt)
-            else:
-                data = self._read_plain(amt)
+            data = self._read_chunked(amt) if self._chunked else self._read_plain(amt)
         except TimeoutError as exc:
             self.close()
             raise ReadTimeoutError(endpoint_url=self._url, error=exc) from exc
@@ -378,12 +388,9 @@ class _Body:
             body = b""
         self.close()  # anything past the first 64 KiB is not worth the socket
         text = body.decode("utf-8", "replace")
-        code = _xml_text(text, "Code") or str(self.status)
-        message = _xml_text(text, "Message")
-        if not code.strip() or (not message and code == str(self.status)):
-            from http.client import responses
-
-            message = message or responses.get(self.status, "")
+        code, message = _xml_text(text, "Code"), _xml_text(text, "Message")
+        if not code:  # no S3 error document: botocore names the status instead
+            code, message = str(self.status), responses.get(self.status, "")
         return ClientError({"Error": {"Code": code, "Message": message},
                             "ResponseMetadata": {"HTTPStatusCode": self.status,
                                                  "HTTPHeaders": dict(self.headers)}},

@@ -6,10 +6,14 @@ AIP's copy in the home's local location are what rclone copies, so both tools mo
 files. khoso does more per file: it streams and hashes each object, PUTs it with
 Content-MD5, then GETs it back and hashes it again before the copy is recorded (rclone
 checks the server's MD5/ETag only). Both are timed as whole commands (start-up included).
+khoso runs twice: as locations are opened by default (small PUTs and GETs on the fast path,
+storage/s3_fast.py) and, to a second location with ``fast_path=false``, through boto3 only.
 rclone runs three times: with its defaults (--transfers 4 --checkers 8), with as many
 transfers as khoso has workers, and with its defaults followed by ``rclone check --download``
 (which reads every object back and compares bytes: the same proof khoso gives before it
-records a copy). Target: files/s of khoso >= files/s of rclone copy (ratio >= 1).
+records a copy). Each run also reports the CPU seconds of the command and of the S3 server
+(the machine has two cores: they share them). Target: files/s of khoso >= files/s of rclone
+copy (ratio >= 1).
 
     .venv/bin/python scripts/bench/replicate_vs_rclone.py [--files 2000] [--workers 8]
 """
@@ -20,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -44,12 +49,39 @@ def khoso(home: Path, *args: str) -> str:
     return done.stdout
 
 
-def timed_run(cmd: list[str], env: dict[str, str]) -> float:
+CPU: dict[str, dict[str, float]] = {}
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def server_cpu(port: str) -> float | None:
+    """CPU seconds the ``rclone serve s3`` listening on ``port`` has used (Linux /proc)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"serve" in cmdline and f"127.0.0.1:{port}".encode() in cmdline:
+                fields = (proc / "stat").read_text().rpartition(")")[2].split()
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
+
+
+def timed_run(cmd: list[str], env: dict[str, str], label: str = "", port: str = "") -> float:
+    cpu, served = children_cpu(), server_cpu(port) if port else None
     start = time.perf_counter()
     done = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr[-2000:]}")
+    if label:
+        after = server_cpu(port) if port else None
+        CPU[label] = {"command": round(children_cpu() - cpu, 2)}
+        if served is not None and after is not None:
+            CPU[label]["s3 server"] = round(after - served, 2)
     return elapsed
 
 
@@ -79,32 +111,44 @@ def main() -> None:
         source = home / "storage" / "local" / aip.replace(":", "_")
         with serve(work / "s3") as server:
             env = server.rclone_env()
-            server.bucket("khoso")
-            khoso(home, "storage", "add", "s3",
-                  f"s3://khoso/repo?endpoint_url={server.endpoint}",
-                  "--option", f"aws_access_key_id={AKID}",
-                  "--option", f"aws_secret_access_key={SECRET}")
+            port = server.endpoint.rpartition(":")[2]
+            # Every bucket before the first request: rclone caches the listing of its root.
+            buckets = [server.bucket(name) for name in ("s3", "s3-boto3", "rclone1", "rclone2")]
+            for name, fast in (("s3", "true"), ("s3-boto3", "false")):
+                khoso(home, "storage", "add", name,
+                      f"s3://{name}/repo?endpoint_url={server.endpoint}",
+                      "--option", f"aws_access_key_id={AKID}",
+                      "--option", f"aws_secret_access_key={SECRET}",
+                      "--option", f"fast_path={fast}")
             runs = {}
+            khoso_env = {"KHOSO_HOME": str(home)}
             runs["khoso replicate"] = timed_run(
-                [KHOSO, "replicate", "--workers", str(args.workers), "--json"],
-                {"KHOSO_HOME": str(home)})
+                [KHOSO, "replicate", "--workers", str(args.workers), "--json"], khoso_env,
+                "khoso replicate", port)
+            label = "khoso replicate (fast_path=false)"
+            runs[label] = timed_run([KHOSO, "replicate", "--to", "s3-boto3", "--workers",
+                                     str(args.workers), "--json"], khoso_env, label, port)
             for label, extra in (("rclone copy (defaults)", []),
                                  (f"rclone copy --transfers {args.workers}",
                                   ["--transfers", str(args.workers)])):
-                bucket = server.bucket(f"rclone{len(runs)}")
+                bucket = buckets[len(runs)]
                 runs[label] = timed_run([server.rclone, "copy", "--config", os.devnull,
-                                         str(source), f"bench:{bucket}/repo", *extra], env)
+                                         str(source), f"bench:{bucket}/repo", *extra], env,
+                                        label, port)
+            label = "rclone check --download"
             runs["rclone copy + check --download"] = runs["rclone copy (defaults)"] + timed_run(
                 [server.rclone, "check", "--download", "--config", os.devnull, str(source),
-                 "bench:rclone1/repo"], env)
-        copied = sum(1 for p in (work / "s3" / "khoso").rglob("*") if p.is_file())
-        assert copied == objects, f"khoso stored {copied} objects, the AIP has {objects}"
+                 "bench:rclone2/repo"], env, label, port)
+        for bucket in ("s3", "s3-boto3"):
+            copied = sum(1 for p in (work / "s3" / bucket).rglob("*") if p.is_file())
+            assert copied == objects, f"khoso stored {copied} objects, the AIP has {objects}"
     rates = {label: objects / seconds for label, seconds in runs.items()}
     base = rates["khoso replicate"]
     print(json.dumps({
         "objects": objects, "workers": args.workers,
         "seconds": {k: round(v, 2) for k, v in runs.items()},
         "files_per_second": {k: round(v, 1) for k, v in rates.items()},
+        "cpu_seconds": CPU,
         "ratio_khoso_to": {k: round(base / v, 2) for k, v in rates.items()
                            if k != "khoso replicate"},
         "target": "ratio_khoso_to['rclone copy (defaults)'] >= 1.0",

