@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 BOF, EOF, VAR = 0, 1, 2
-# "(?s)\A.{0,N}<rest>": rest must start within N bytes of the head. Backtracking through
-# .{0,N} costs milliseconds (PRONOM's HTML signature fmt/96 alone did); searching for <rest>
-# and checking where it starts gives the same answer at literal-scan speed.
-_LEADING_GAP = re.compile(rb"^\(\?s\)\\A\.\{0,(\d+)\}")
+# "(?s)\A.{M,N}<rest>" (M may be absent: 0): rest must start between M and N bytes into the
+# head. Backtracking through .{M,N} costs milliseconds (PRONOM's HTML signature fmt/96 and the
+# ISO 9660 ones did); searching for <rest> from M and checking where it starts gives the same
+# answer at literal-scan speed.
+_LEADING_GAP = re.compile(rb"^\(\?s\)\\A\.\{(?:(\d+),)?(\d+)\}")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class _Pattern:
     max_start: int = -1          # VAR from a "\A.{0,N}" BOF pattern: latest allowed start
     tail: int = 0                # EOF pattern ending in \Z with bounded width: search the tail
     needles: tuple[bytes, ...] = ()  # literals every match contains: a cheap pre-check
+    min_start: int = 0           # VAR from a "\A.{M,N}" BOF pattern: earliest allowed start
 
 
 def _compile(position: str, regex: bytes) -> _Pattern:
@@ -50,7 +52,8 @@ def _compile(position: str, regex: bytes) -> _Pattern:
     gap = _LEADING_GAP.match(regex) if kind == BOF else None
     if gap is not None:
         rest = b"(?s)" + regex[gap.end():]
-        return _Pattern(VAR, re.compile(rest), int(gap.group(1)), 0, _needles(rest))
+        low = int(gap.group(1) or 0)
+        return _Pattern(VAR, re.compile(rest), int(gap.group(2)), 0, _needles(rest), low)
     tail = _tail_width(regex) if kind == EOF else 0
     return _Pattern(kind, re.compile(regex), -1, tail, _needles(regex))
 
@@ -156,5 +159,5 @@ def _matches(pat: _Pattern, bof: bytes, eof: bytes) -> bool:
         return pat.regex.search(eof, start) is not None
     if any(needle not in bof for needle in pat.needles):
         return False
-    hit = pat.regex.search(bof)
+    hit = pat.regex.search(bof, pat.min_start)
     return hit is not None and (pat.max_start < 0 or hit.start() <= pat.max_start)

@@ -56,3 +56,18 @@ def test_same_matches_as_fido_on_generated_bytes(seed: int) -> None:
     ours = [(fido.get_puid(f), name) for f, name in engine.matcher.match(bof, eof)]
     theirs = [(fido.get_puid(f), name) for f, name in fido.match_formats(bof, eof)]
     assert ours == theirs
+
+
+@pytest.mark.parametrize("offset", [0, 32768, 32769, 70468, 70469, 90000])
+def test_same_matches_as_fido_for_signatures_behind_a_long_gap(offset: int) -> None:
+    """ISO 9660 signatures sit 32,768+ bytes in ("\\A.{32768,70468}CD001…"): the gap is
+    searched, not backtracked, and must still give FIDO's answer on both sides of it."""
+    import io
+
+    engine = _get_engine()
+    fido = engine.fido
+    data = bytes(offset) + b"\x01CD001\x01" + bytes(4000) + b"\xffCD001" + bytes(200)
+    bof, eof, _ = fido.get_buffers(io.BytesIO(data), len(data), seekable=True)
+    ours = [(fido.get_puid(f), name) for f, name in engine.matcher.match(bof, eof)]
+    theirs = [(fido.get_puid(f), name) for f, name in fido.match_formats(bof, eof)]
+    assert ours == theirs
