@@ -84,7 +84,44 @@ def _read_full(stream: BinaryIO, size: int) -> bytes:
     return bytes(buf)
 
 
-class EncryptingReader:
+class _ChunkedReader:
+    """A file-like reader over chunks made one at a time by ``_step`` (sealed or opened)."""
+
+    _out: bytearray
+    _done: bool
+    _source: BinaryIO
+
+    def _step(self) -> None:
+        raise NotImplementedError
+
+    def read(self, n: int = -1) -> bytes:
+        while not self._done and (n < 0 or len(self._out) < n):
+            self._step()
+        size = len(self._out) if n < 0 else min(n, len(self._out))
+        data = bytes(self._out[:size])
+        del self._out[:size]
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:  # type: ignore[no-untyped-def]
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._out.clear()
+        self._source.close()
+
+    def __enter__(self) -> _ChunkedReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EncryptingReader(_ChunkedReader):
     """A readable stream of the envelope of ``source``: hand it to ``Backend.put`` as is.
 
     One chunk is read ahead so the last chunk can be flagged; memory is two chunks.
@@ -112,34 +149,11 @@ class EncryptingReader:
         self._index += 1
         self._done = last
 
-    def read(self, n: int = -1) -> bytes:
-        while not self._done and (n < 0 or len(self._out) < n):
-            self._seal_next()
-        size = len(self._out) if n < 0 else min(n, len(self._out))
-        data = bytes(self._out[:size])
-        del self._out[:size]
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf) -> int:  # type: ignore[no-untyped-def]
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._out.clear()
-        self._source.close()
-
-    def __enter__(self) -> EncryptingReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _step(self) -> None:
+        self._seal_next()
 
 
-class DecryptingReader:
+class DecryptingReader(_ChunkedReader):
     """A readable stream of the plaintext inside an envelope, authenticated chunk by chunk.
 
     No byte of a chunk is released before its tag verified; a damaged, truncated or extended
@@ -181,31 +195,8 @@ class DecryptingReader:
         self._index += 1
         self._done = last
 
-    def read(self, n: int = -1) -> bytes:
-        while not self._done and (n < 0 or len(self._out) < n):
-            self._open_next()
-        size = len(self._out) if n < 0 else min(n, len(self._out))
-        data = bytes(self._out[:size])
-        del self._out[:size]
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf) -> int:  # type: ignore[no-untyped-def]
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._out.clear()
-        self._source.close()
-
-    def __enter__(self) -> DecryptingReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _step(self) -> None:
+        self._open_next()
 
 
 def seal_file(plain: BinaryIO, out: BinaryIO, key: bytes,
