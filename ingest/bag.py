@@ -109,7 +109,7 @@ from ingest.bagit_parsers import (
     read_manifest,
     unicode_form,
 )
-from ingest.safety import find_collisions, shown
+from ingest.safety import find_collisions, open_regular, shown
 from repository.errors import InvalidInput, Problem
 
 __all__ = ["BagReport", "PayloadEntry", "UnpackedBag", "load_profile", "open_serialized_bag",
@@ -228,7 +228,7 @@ class _BagCheck:
                              "khoso does not read tag files that large", path=rel)
             return None
         try:
-            with _open_regular(self.root / rel) as handle:
+            with open_regular(self.root / rel) as handle:
                 return handle.read()
         except OSError as exc:
             self.found.error("tag-file-unreadable", f"cannot read {rel}: {exc}", path=rel)
@@ -571,21 +571,10 @@ def _classify(entry: os.DirEntry[str], rel: str, tree: _Tree, pending: list[tupl
                     path=shown(rel))
 
 
-@contextmanager
-def _open_regular(path: Path) -> Iterator[IO[bytes]]:
-    """Open a file for reading, refusing links, FIFOs and devices swapped in after the walk."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    handle = os.fdopen(os.open(path, flags), "rb")
-    with handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise OSError(f"{path.name} is not a regular file")
-        yield handle
-
-
 def _hash_file(path: Path, algorithms: frozenset[str]) -> dict[str, str]:
     """Every requested digest of one file from a single read in 1 MiB chunks."""
     hashers = {a: hashlib.new(a) for a in algorithms}
-    with _open_regular(path) as handle:
+    with open_regular(path) as handle:
         while chunk := handle.read(CHUNK):
             for hasher in hashers.values():
                 hasher.update(chunk)

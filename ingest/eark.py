@@ -67,11 +67,10 @@ from ingest.eark_refs import (
     ReferenceCheck,
     checksum_algorithm,
     locate,
-    open_regular,
 )
 from ingest.eark_structure import METS_NAME, check_package_path, check_structure, listing
 from ingest.mets import PACKAGE, REPRESENTATION, Findings, MetsDocument, Ref, read_mets
-from ingest.safety import shown
+from ingest.safety import open_regular, shown
 from ingest.transfer import TransferFile, read_transfer
 from ingest.unpack import unpack
 from policies.model import IntakeLimits

@@ -20,22 +20,19 @@ TIGER, WHIRLPOOL, MNP) is an error, because the file's integrity would go unchec
 from __future__ import annotations
 
 import hashlib
-import os
 import posixpath
 import re
-import stat
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 from urllib.parse import unquote_to_bytes
 
 from ingest.mets import Findings, MetsDocument, Ref
-from ingest.safety import shown
+from ingest.safety import open_regular, shown
 from ingest.transfer import TransferFile
 from storage.backend import CHUNK
 
@@ -141,17 +138,6 @@ def _hasher(algorithm: str) -> _Hasher:
     if algorithm == "adler32":
         return _Zlib(zlib.adler32, 1)
     return hashlib.new(algorithm)
-
-
-@contextmanager
-def open_regular(path: Path) -> Iterator[IO[bytes]]:
-    """Open for reading, refusing a link, FIFO or device swapped in after the walk."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    handle = os.fdopen(os.open(path, flags), "rb")
-    with handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise OSError(f"{path.name} is not a regular file")
-        yield handle
 
 
 def digest_file(path: Path, algorithms: frozenset[str]) -> tuple[int, dict[str, str]]:

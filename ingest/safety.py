@@ -10,8 +10,13 @@ the catalog, the manifests and the storage key agree exactly).
 
 from __future__ import annotations
 
+import os
+import stat
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
 
 from repository.errors import Problem
 
@@ -76,3 +81,14 @@ def find_collisions(paths: Iterable[str]) -> list[Problem]:
         by_nfc.setdefault(nfc, path)
         by_fold.setdefault(fold, path)
     return problems
+
+
+@contextmanager
+def open_regular(path: Path) -> Iterator[IO[bytes]]:
+    """Open for reading, refusing a link, FIFO or device swapped in after the walk."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    handle = os.fdopen(os.open(path, flags), "rb")
+    with handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        yield handle
