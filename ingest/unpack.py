@@ -17,7 +17,7 @@ import shutil
 import stat
 import tarfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,21 +152,9 @@ def _unzip(path: Path, dest: Path, limits: IntakeLimits, budget: _Budget) -> Non
             if info.flag_bits & 0x1:
                 problems.append(Problem("archive-encrypted", f"{source}: member {info.filename} "
                                         "is encrypted", path=info.filename))
-        _check_members(source, [Member(i.filename, i.file_size, i.is_dir()) for i in infos],
-                       limits, problems)
-        if problems:
-            raise TransferRejected(source=source, count=len(problems), details=problems)
-        dest.mkdir(parents=True)
-        for info in infos:
-            target = _target(dest, info.filename)
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            try:
-                with archive.open(info) as src:
-                    _write(src, target, budget)
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise _broken(source, exc, info.filename) from exc
+        members = [Member(i.filename, i.file_size, i.is_dir()) for i in infos]
+        _extract(source, members, problems, limits, dest, budget,
+                 lambda n: archive.open(infos[n]), (zipfile.BadZipFile, OSError, EOFError))
 
 
 def _untar(path: Path, dest: Path, limits: IntakeLimits, budget: _Budget) -> None:
@@ -190,23 +178,36 @@ def _untar(path: Path, dest: Path, limits: IntakeLimits, budget: _Budget) -> Non
                 problems.append(Problem("special-file-not-allowed", f"{source}: member "
                                         f"{info.name} is a device, FIFO or other special file",
                                         path=info.name))
-        _check_members(source, [Member(i.name, i.size, i.isdir()) for i in infos], limits,
-                       problems)
-        if problems:
-            raise TransferRejected(source=source, count=len(problems), details=problems)
-        dest.mkdir(parents=True)
-        for info in infos:
-            target = _target(dest, info.name)
-            if info.isdir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            try:
-                stream = archive.extractfile(info)
-                assert stream is not None
-                with stream:
-                    _write(stream, target, budget)
-            except (tarfile.TarError, OSError, EOFError) as exc:
-                raise _broken(source, exc, info.name) from exc
+        members = [Member(i.name, i.size, i.isdir()) for i in infos]
+        _extract(source, members, problems, limits, dest, budget,
+                 lambda n: _tar_stream(archive, infos[n]), (tarfile.TarError, OSError, EOFError))
+
+
+def _tar_stream(archive: tarfile.TarFile, info: tarfile.TarInfo) -> BinaryIO:
+    stream = archive.extractfile(info)
+    assert stream is not None  # only regular members reach here
+    return stream
+
+
+def _extract(source: str, members: list[Member], problems: list[Problem],
+             limits: IntakeLimits, dest: Path, budget: _Budget,
+             open_member: Callable[[int], BinaryIO],
+             broken: tuple[type[BaseException], ...]) -> None:
+    """Check every member first; only then create ``dest`` and write the files."""
+    _check_members(source, members, limits, problems)
+    if problems:
+        raise TransferRejected(source=source, count=len(problems), details=problems)
+    dest.mkdir(parents=True)
+    for n, member in enumerate(members):
+        target = _target(dest, member.name)
+        if member.is_dir:
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        try:
+            with open_member(n) as src:
+                _write(src, target, budget)
+        except broken as exc:
+            raise _broken(source, exc, member.name) from exc
 
 
 def _target(dest: Path, name: str) -> Path:
