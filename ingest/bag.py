@@ -72,17 +72,12 @@ import hashlib
 import json
 import os
 import shutil
-import stat
-import tarfile
 import unicodedata
 import urllib.request
-import zipfile
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -99,7 +94,6 @@ from ingest.bagit_parsers import (
     ManifestEntry,
     Parsed,
     Version,
-    escape_reason,
     manifest_kind,
     parse_oxum,
     quoted,
@@ -110,7 +104,9 @@ from ingest.bagit_parsers import (
     unicode_form,
 )
 from ingest.safety import find_collisions, open_regular, shown
-from repository.errors import InvalidInput, Problem
+from ingest.unpack import unpack
+from policies.model import IntakeLimits
+from repository.errors import InvalidInput, Problem, TransferRejected
 
 __all__ = ["BagReport", "PayloadEntry", "UnpackedBag", "load_profile", "open_serialized_bag",
            "validate_bag"]
@@ -750,113 +746,49 @@ def _check_profile_extras(check: _BagCheck, profile: dict[str, Any], ident: str)
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".zip")
 
 
-@dataclass(frozen=True)
-class _Member:
-    name: str
-    is_dir: bool
-    read: Callable[[], IO[bytes]] | None
-
-
 def open_serialized_bag(path: Path, workdir: Path) -> UnpackedBag:
     """Unpack a .zip or .tar(.gz) bag into ``workdir`` and return its base directory.
 
-    Every member is checked before anything is written: names escaping the archive (``..``,
-    absolute, drive letters, backslashes), links and device entries make the whole archive
-    rejected with :class:`InvalidInput`. RFC 8493 §4 wants one base directory; an archive with
-    the bag files at its root (as Archivematica writes them) is unpacked into a directory named
-    after the archive, with a warning. The base directory must not exist yet in ``workdir``
-    (``FileExistsError``). Size and bomb limits belong to ``ingest.unpack``.
+    Unpacking is :func:`ingest.unpack.unpack` (every member checked before anything is
+    written: escaping names, links, devices, duplicates and the bomb limits); its refusals
+    come back as ``serialization-unsafe-member`` (RFC 8493 §4), the cause in ``extra``.
+    RFC 8493 §4 wants one base directory; an archive with the bag files at its root (as
+    Archivematica writes them) becomes a directory named after the archive, with a warning.
+    The base directory must not exist yet in ``workdir`` (``FileExistsError``).
     """
+    path, workdir = Path(path), Path(workdir)
     found = Findings()
-    with _archive_members(Path(path)) as members:
-        kept = [m for m in (_checked_member(m, found) for m in members) if m is not None]
-        _check_duplicates(kept, found)
-        if found.errors:
-            raise InvalidInput(reason=f"{Path(path).name} holds unsafe entries; nothing was "
-                               "unpacked", details=found.errors)
-        base, strip = _base_directory(Path(path), kept, Path(workdir), found)
-        base.mkdir(parents=True)
-        for member in kept:
-            _extract(member, base, strip)
+    staging = workdir / f".{path.name}.unpacking"
+    try:
+        unpack(path, staging, IntakeLimits())
+    except TransferRejected as exc:
+        raise InvalidInput(reason=f"{path.name} holds unsafe entries; nothing was unpacked",
+                           details=[Problem("serialization-unsafe-member", p.message,
+                                            path=p.path, rule="RFC 8493 §4",
+                                            extra={"cause": p.code}) for p in exc.details]
+                           ) from exc
+    try:
+        shutil.rmtree(staging / "__MACOSX", ignore_errors=True)
+        source, base = _base_directory(path, staging, workdir, found)
+        if base.exists():
+            raise FileExistsError(f"{base} already exists")
+        source.rename(base)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return UnpackedBag(base, found.warnings)
 
 
-@contextmanager
-def _archive_members(path: Path) -> Iterator[list[_Member]]:
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            yield [_zip_member(archive, info) for info in archive.infolist()]
-    elif tarfile.is_tarfile(path):
-        with tarfile.open(path, "r:*") as archive:
-            yield [_tar_member(archive, info) for info in archive.getmembers()]
-    else:
-        raise InvalidInput(reason=f"{path.name} is neither a zip nor a tar archive",
-                           details=[Problem("serialization-invalid", f"{path.name} is neither "
-                                            "a zip nor a tar archive", path=path.name)])
-
-
-def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Member:
-    mode = info.external_attr >> 16
-    if stat.S_ISLNK(mode) or info.flag_bits & 0x1:
-        return _Member(info.filename, False, None)
-    if info.is_dir():
-        return _Member(info.filename, True, None)
-    return _Member(info.filename, False, lambda: archive.open(info))
-
-
-def _tar_member(archive: tarfile.TarFile, info: tarfile.TarInfo) -> _Member:
-    if info.isdir():
-        return _Member(info.name, True, None)
-    if not info.isreg():
-        return _Member(info.name, False, None)
-
-    def read() -> IO[bytes]:
-        handle = archive.extractfile(info)
-        if handle is None:
-            raise InvalidInput(reason=f"archive entry {info.name} cannot be read")
-        return handle
-
-    return _Member(info.name, False, read)
-
-
-def _checked_member(member: _Member, found: Findings) -> _Member | None:
-    raw = member.name
-    reason = escape_reason(raw)
-    if reason is None and "\\" in raw:
-        reason = "contains a backslash"
-    if reason is None and not member.is_dir and member.read is None:
-        reason = "is a link, device or encrypted entry"
-    if reason is not None:
-        found.error("serialization-unsafe-member", f"archive entry {quoted(raw)} {reason}",
-                    path=raw, rule="RFC 8493 §4")
-        return None
-    name = "/".join(part for part in raw.split("/") if part not in ("", "."))
-    if not name or name.split("/")[0] == "__MACOSX":
-        return None
-    return _Member(name, member.is_dir, member.read)
-
-
-def _check_duplicates(members: list[_Member], found: Findings) -> None:
-    seen: set[str] = set()
-    for member in members:
-        if not member.is_dir and member.name in seen:
-            found.error("serialization-unsafe-member", f"archive entry {quoted(member.name)} "
-                        "appears more than once", path=member.name, rule="RFC 8493 §4")
-        seen.add(member.name)
-
-
-def _base_directory(path: Path, members: list[_Member], workdir: Path,
-                    found: Findings) -> tuple[Path, str]:
-    files = {m.name for m in members if not m.is_dir}
-    tops = {m.name.split("/")[0] for m in members}
-    if "bagit.txt" in files:
+def _base_directory(path: Path, staging: Path, workdir: Path,
+                    found: Findings) -> tuple[Path, Path]:
+    """(folder to move, where it goes) for the one bag the archive must hold."""
+    tops = list(staging.iterdir()) if staging.exists() else []
+    if (staging / "bagit.txt").is_file():
         found.warn("serialization-no-base-directory", f"{path.name} holds the bag files at its "
                    "root instead of in one base directory; unpacked as "
                    f"{_stem(path.name)}/", path=path.name, rule="RFC 8493 §4")
-        return workdir / _stem(path.name), ""
-    if len(tops) == 1 and not tops & files:
-        top = tops.pop()
-        return workdir / top, top + "/"
+        return staging, workdir / _stem(path.name)
+    if len(tops) == 1 and tops[0].is_dir():
+        return tops[0], workdir / tops[0].name
     raise InvalidInput(reason=f"{path.name} does not hold exactly one bag", details=[Problem(
         "serialization-invalid", f"{path.name} has {len(tops)} top-level entries and no "
         "bagit.txt at its root; a serialized bag holds one base directory", path=path.name,
@@ -870,14 +802,3 @@ def _stem(name: str) -> str:
     return name
 
 
-def _extract(member: _Member, base: Path, strip: str) -> None:
-    rel = member.name[len(strip):] if member.name.startswith(strip) else member.name
-    if not rel:
-        return
-    target = base / rel
-    if member.read is None:
-        target.mkdir(parents=True, exist_ok=True)
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with member.read() as source, target.open("xb") as out:
-        shutil.copyfileobj(source, out, CHUNK)
