@@ -78,25 +78,21 @@ def copy_transfer(transfer: Transfer, root: Path, prefix: str = f"{package_xml.R
                   scanner: VirusScanner | None = None, workers: int = 4,
                   on_copied: Callable[[BagFile], None] | None = None,
                   ) -> tuple[list[BagFile], list[ScanResult]]:
-    """Copy every transfer file into ``root/data/<prefix>``, hashing and scanning the same
-    chunks (one read per byte), several files at a time so both cores stay busy."""
+    """Copy every transfer file into ``root/data/<prefix>``, hashing the same chunks (one read
+    per byte), then have clamd scan the staged copy; several files at a time so both cores
+    stay busy."""
 
     def one(tf: TransferFile) -> tuple[BagFile, ScanResult | None]:
         rel = f"data/{prefix}{tf.rel_path}"
         dest = root / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        session = scanner.open_stream(tf.rel_path) if scanner else None
-        try:
-            with open(tf.source, "rb") as src, open(dest, "xb") as dst:
-                digest = copy_and_hash(src, dst, on_bytes, session.feed if session else None)
-        except BaseException:
-            if session:
-                session.abort()
-            raise
-        scan = session.finish() if session else None
+        with open(tf.source, "rb") as src, open(dest, "xb") as dst:
+            digest = copy_and_hash(src, dst, on_bytes)
         copied = BagFile(rel, digest.size, digest.sha256, "payload", dest)
         if on_copied:
             on_copied(copied)
+        # clamd reads the staged copy (still in the page cache) through a descriptor.
+        scan = scanner.scan_descriptor(dest, tf.rel_path) if scanner else None
         return copied, scan
 
     with ThreadPoolExecutor(max_workers=workers) as pool:

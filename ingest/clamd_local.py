@@ -61,7 +61,10 @@ def start_clamd(folder: Path, signatures: dict[str, str] | None = None,
     sock = folder / "clamd.sock"
     conf = folder / "clamd.conf"
     conf.write_text(f"LocalSocket {sock}\nDatabaseDirectory {db}\nForeground yes\n"
-                    f"StreamMaxLength {stream_max}\nTemporaryDirectory {folder}\n",
+                    f"StreamMaxLength {stream_max}\nTemporaryDirectory {folder}\n"
+                    # A file over a scan limit is reported, never passed unscanned as OK.
+                    f"MaxFileSize {stream_max}\nMaxScanSize {stream_max}\n"
+                    "AlertExceedsMax yes\n",
                     encoding="ascii")
     with open(folder / "clamd.log", "wb") as log:
         process = subprocess.Popen([binary, "--config-file", str(conf)],

@@ -1,18 +1,26 @@
-"""Virus scanning through clamd's UNIX socket, speaking INSTREAM directly.
+"""Virus scanning through clamd's UNIX socket, speaking FILDES and INSTREAM directly.
 
-The bytes are streamed in chunks (``zINSTREAM``, then ``<4-byte big-endian length><data>``
-records, then a zero length), so a file is never handed to clamd by path: clamd may run as
-another user and never sees staging. ``ScanSession.feed`` lets the copy-and-hash loop scan
-the same chunks it is already reading (one pass over the bytes).
+Ingest scans each staged file by handing clamd an open read-only descriptor (``zFILDES``
+plus the descriptor as SCM_RIGHTS ancillary data): clamd reads the file itself, at about
+350 MB/s here against about 200 MB/s for INSTREAM, which makes clamd copy every stream into
+a temporary file before scanning it. clamd may run as another user: it never needs a path,
+only the descriptor we opened.
+
+INSTREAM (``scan_stream``, for bytes that are not in a file) sends chunks (``zINSTREAM``,
+then ``<4-byte big-endian length><data>`` records, then a zero length).
 
 A stream longer than clamd's ``StreamMaxLength`` makes clamd answer ``INSTREAM size limit
 exceeded`` and close the socket while we are still sending: the send then fails with
 BrokenPipeError or ConnectionResetError. We still read the reply, and report the file as
 "too large to scan", an error, never as clean. A file is clean only when clamd said ``OK``.
+A file over clamd's ``MaxFileSize``/``MaxScanSize`` is answered with a
+``Heuristics.Limits.Exceeded`` name when clamd runs with ``AlertExceedsMax yes`` (khoso's own
+clamd does): that is "too large to scan" as well, never a virus and never clean.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 from collections.abc import Iterable, Iterator
@@ -23,6 +31,7 @@ from repository.errors import KhosoError, Problem
 
 CHUNK_SIZE = 64 * 1024
 _SIZE_LIMIT_REPLY = "size limit exceeded"
+_LIMITS_EXCEEDED = "Heuristics.Limits.Exceeded"
 
 
 class ScannerUnavailable(KhosoError):
@@ -136,9 +145,29 @@ class VirusScanner:
         return session.finish()
 
     def scan_file(self, path: Path, logical_path: str) -> ScanResult:
-        """Scan a file's bytes; OSError reading the file itself propagates."""
+        """Scan a file's bytes through INSTREAM; OSError reading the file propagates."""
         with Path(path).open("rb") as fh:
             return self.scan_stream(_chunks(fh), logical_path)
+
+    def scan_descriptor(self, path: Path, logical_path: str) -> ScanResult:
+        """Let clamd read the file through a descriptor we open (FILDES); OSError opening
+        the file propagates."""
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            sock = self._connect()
+            try:
+                sock.sendall(b"zFILDES\0")
+                socket.send_fds(sock, [b"\0"], [fd])
+                reply = _read_reply(sock)
+            except TimeoutError:
+                return ScanResult(logical_path, False, None, "clamd gave no verdict in time")
+            except OSError as exc:
+                raise self._unavailable(exc) from exc
+            finally:
+                sock.close()
+        finally:
+            os.close(fd)
+        return _verdict(logical_path, reply, None)
 
     def _connect(self) -> socket.socket:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -173,7 +202,10 @@ def _read_reply(sock: socket.socket) -> str:
 
 def _verdict(path: str, reply: str, cut_off: str | None) -> ScanResult:
     if reply.endswith(" FOUND"):
-        signature = reply.removeprefix("stream:").removesuffix(" FOUND").strip()
+        # "stream: NAME FOUND" (INSTREAM) or "fd[9]: NAME FOUND" (FILDES)
+        signature = reply.partition(": ")[2].removesuffix(" FOUND").strip()
+        if signature.startswith(_LIMITS_EXCEEDED):  # over MaxFileSize/MaxScanSize: unscanned
+            return ScanResult(path, False, None, f"too large to scan: {signature}")
         return ScanResult(path, False, signature, None)
     if reply.endswith(" OK") and cut_off is None:
         return ScanResult(path, True, None, None)

@@ -109,3 +109,46 @@ def test_stopped_clamd_raises_scanner_unavailable(
     assert scanner.ping() is False
     with pytest.raises(ScannerUnavailable, match=re.escape(own.socket_path)):
         scanner.scan_stream([b"after"], "a")
+
+
+# FILDES: clamd reads the staged file through a descriptor we pass it (what ingest uses).
+
+def test_eicar_is_detected_through_a_descriptor(small_clamd: PrivateClamd,
+                                                tmp_path: Path) -> None:
+    infected = tmp_path / "eicar.com"
+    infected.write_bytes(b"header " + EICAR)
+    result = VirusScanner(small_clamd.socket_path).scan_descriptor(infected, "objects/e.com")
+    assert (result.path, result.clean, result.error) == ("objects/e.com", False, None)
+    assert result.signature is not None and result.signature.startswith("Test.EICAR.")
+
+
+def test_clean_file_is_clean_through_a_descriptor(small_clamd: PrivateClamd,
+                                                  tmp_path: Path) -> None:
+    doc = tmp_path / "Công văn.txt"
+    doc.write_bytes("Công văn số 12/UBND.\n".encode() * 1000)
+    result = VirusScanner(small_clamd.socket_path).scan_descriptor(doc, "objects/cv.txt")
+    assert (result.clean, result.signature, result.error) == (True, None, None)
+
+
+def test_file_over_the_scan_limit_is_an_error_through_a_descriptor(
+        small_clamd: PrivateClamd, tmp_path: Path) -> None:
+    # Past MaxFileSize clamd would answer OK without scanning; khoso's clamd alerts instead
+    # (AlertExceedsMax), and that alert is "too large to scan", not a virus, not clean.
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(stream_max(small_clamd) * 3) + EICAR)
+    result = VirusScanner(small_clamd.socket_path).scan_descriptor(big, "objects/big.bin")
+    assert result.clean is False and result.signature is None
+    assert result.error is not None and result.error.startswith("too large to scan")
+    assert "Limits.Exceeded" in result.error
+
+
+def test_descriptor_scan_of_a_stopped_clamd_raises_scanner_unavailable(
+        tmp_path: Path, start_private_clamd: Callable[[Path], PrivateClamd]) -> None:
+    own = start_private_clamd(tmp_path / "own")
+    doc = tmp_path / "a.txt"
+    doc.write_bytes(b"plain text\n")
+    scanner = VirusScanner(own.socket_path, timeout=5)
+    assert scanner.scan_descriptor(doc, "a.txt").clean is True
+    own.stop()
+    with pytest.raises(ScannerUnavailable, match=re.escape(own.socket_path)):
+        scanner.scan_descriptor(doc, "a.txt")
