@@ -10,13 +10,12 @@ Classified content is encrypted before any byte leaves staging (repository/seali
 from __future__ import annotations
 
 import json
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ingest.aip import StagedAip
@@ -36,7 +35,7 @@ from repository.keyring import ENCRYPTION, keys
 from repository.placement import choose_locations
 from repository.progress import NoProgress, Progress
 from repository.sealing import Prepared, prepare
-from repository.staging import guarded, sweep
+from repository.staging import guarded, remove_tree, sweep
 from storage.keys import aip_prefix
 from storage.replicate import remove_all, store_all
 
@@ -92,7 +91,7 @@ def ingest(repo: Repository, opts: IngestOptions, progress: Progress | None = No
             result = _store_and_record(repo, staged, targets, level.key, decided.on, mode,
                                        started, opts, progress)
         finally:
-            shutil.rmtree(staged.root.parent, ignore_errors=True)
+            remove_tree(staged.root.parent)
     result["warnings"] = [p.as_dict() for p in built.report.warnings]
     result["report"] = str(write_transfer_report(repo, built.report))
     return result
@@ -218,13 +217,20 @@ def _aip_row(staged: StagedAip, objects: list[Prepared], prefix: str, level: str
               protect_until=protection_ends(lvl, classified_on) if classified_on else None,
               access_mode=mode, file_count=len(content), byte_count=sum(f.size for f in content),
               key_prefix=prefix, tagmanifest_sha256=staged.tagmanifest_sha256, created_at=now)
-    aip.files = [AipFile(path=f.path, storage_key=o.stored.key, role=f.role, size=f.size,
-                         sha256=f.sha256, puid=f.puid, mime=f.mime, classification=level,
-                         stored_sha256=o.stored.sha256 if sealed else None,
-                         stored_size=o.stored.size if sealed else None,
-                         wrapped_key=o.wrapped_key, kek_id=o.kek_id)
-                 for f, o in zip(staged.files, objects, strict=True)]
     return aip
+
+
+def _file_rows(aip_id: str, staged: StagedAip, objects: list[Prepared], level: str,
+               sealed: bool) -> list[dict]:
+    """The aip_files rows, for one bulk INSERT (ORM objects cost ~0.2 ms a file to build and
+    flush: 4 s for a transfer of 20,000 files)."""
+    return [{"aip_id": aip_id, "path": f.path, "storage_key": o.stored.key, "role": f.role,
+             "size": f.size, "sha256": f.sha256, "puid": f.puid, "mime": f.mime,
+             "classification": level,
+             "stored_sha256": o.stored.sha256 if sealed else None,
+             "stored_size": o.stored.size if sealed else None,
+             "wrapped_key": o.wrapped_key, "kek_id": o.kek_id}
+            for f, o in zip(staged.files, objects, strict=True)]
 
 
 def _write_rows(repo: Repository, session: Session, aip: Aip, staged: StagedAip,
@@ -233,6 +239,8 @@ def _write_rows(repo: Repository, session: Session, aip: Aip, staged: StagedAip,
                 now: datetime, sealed: bool) -> None:
     content = staged.content_files
     session.add(aip)
+    session.flush()  # the aips row first: aip_files refer to it
+    session.execute(insert(AipFile), _file_rows(aip.id, staged, objects, level, sealed))
     for loc in targets:
         session.add(Replica(aip_id=aip.id, location_id=loc.id, status="verified",
                             stored_at=now, last_verified=now, last_checked=now))

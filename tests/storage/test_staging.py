@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from repository.staging import guarded, stale, sweep
+from repository.staging import guarded, remove_tree, stale, sweep
 
 AIP = "urn:uuid:0F0F0F0F-0000-4000-8000-000000000001"
 NAME = AIP.replace(":", "_")
@@ -50,3 +50,22 @@ def test_a_live_run_is_kept_and_a_killed_one_is_swept(tmp_path: Path) -> None:
         holder.wait()
     assert not (tmp_path / NAME).exists() and (tmp_path / "not-ours").exists()
     assert list((tmp_path / ".locks").iterdir()) == []
+
+
+def test_remove_tree_removes_everything_and_follows_no_link(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_bytes(b"not ours")
+    tree = tmp_path / "staging" / NAME
+    for box in range(5):
+        folder = tree / "data" / f"Hộp {box:03d}" / "Tài liệu"
+        folder.mkdir(parents=True)
+        for i in range(40):  # more than one batch of parallel unlinks
+            (folder / f"Văn bản {i}.txt").write_bytes(b"x" * i)
+    (tree / "data" / "link-to-outside").symlink_to(outside, target_is_directory=True)
+    (tree / "data" / "file-link").symlink_to(outside / "keep.txt")
+    (tree / "empty" / "nested").mkdir(parents=True)
+    remove_tree(tree)
+    assert not tree.exists()
+    assert (outside / "keep.txt").read_bytes() == b"not ours"  # links removed, not followed
+    remove_tree(tree)  # already gone: no error
