@@ -9,18 +9,20 @@ we already have; the stored bags validate with ``bagit`` (tests prove it).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest import package_xml
 from ingest.package_xml import PackageFile
+from ingest.safety import open_regular
 from ingest.transfer import Transfer, TransferFile
 from ingest.virus import ScanResult, VirusScanner
 from repository import __version__
-from storage.fixity import copy_and_hash
+from storage.fixity import Digest, Hasher, copy_and_hash
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 
@@ -73,21 +75,46 @@ def encode_manifest_path(path: str) -> str:
     return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+Digested = tuple[int, dict[str, str]]  # bytes copied, algorithm -> hex digest
+
+
 def copy_transfer(transfer: Transfer, root: Path, prefix: str = f"{package_xml.REP_DATA}/",
                   on_bytes: Callable[[int], None] | None = None,
                   scanner: VirusScanner | None = None, workers: int = 4,
                   on_copied: Callable[[BagFile], None] | None = None,
+                  hashers: Mapping[str, Callable[[], Mapping[str, Hasher]]] | None = None,
+                  on_digests: Callable[[str, Digested | OSError], None] | None = None,
                   ) -> tuple[list[BagFile], list[ScanResult]]:
     """Copy every transfer file into ``root/data/<prefix>``, hashing the same chunks (one read
     per byte), then have clamd scan the staged copy; several files at a time so both cores
-    stay busy."""
+    stay busy.
+
+    ``hashers`` names the files (by ``rel_path``) whose digests the caller must verify, e.g.
+    against a submitted bag's manifests: each is also fed, from the same chunks, to the hashers
+    its factory makes, and ``on_digests(rel_path, (size, {algorithm: hex}))`` gets them with
+    SHA-256. Such a file that cannot be read is passed as ``on_digests(rel_path, error)``
+    instead of failing the copy (its BagFile is then an empty placeholder, neither scanned
+    nor identified), so the caller can reject the transfer as its validator would.
+    """
+    verify = hashers or {}
 
     def one(tf: TransferFile) -> tuple[BagFile, ScanResult | None]:
         rel = f"data/{prefix}{tf.rel_path}"
         dest = root / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with open(tf.source, "rb") as src, open(dest, "xb") as dst:
-            digest = copy_and_hash(src, dst, on_bytes)
+        factory = verify.get(tf.rel_path)
+        extra = {a: h for a, h in factory().items() if a != "sha256"} if factory else {}
+        try:
+            digest = _copy_one(tf.source, dest, on_bytes, extra)
+        except _Unreadable as exc:
+            if factory is None:
+                raise exc.error from None
+            if on_digests:
+                on_digests(tf.rel_path, exc.error)
+            return BagFile(rel, 0, "", "payload", dest), None
+        if factory is not None and on_digests:
+            found = {a: h.hexdigest() for a, h in extra.items()}
+            on_digests(tf.rel_path, (digest.size, {**found, "sha256": digest.sha256}))
         copied = BagFile(rel, digest.size, digest.sha256, "payload", dest)
         if on_copied:
             on_copied(copied)
@@ -98,6 +125,41 @@ def copy_transfer(transfer: Transfer, root: Path, prefix: str = f"{package_xml.R
     with ThreadPoolExecutor(max_workers=workers) as pool:
         done = list(pool.map(one, transfer.files))
     return [f for f, _ in done], [s for _, s in done if s is not None]
+
+
+class _Unreadable(Exception):
+    """Reading a transfer file failed (as opposed to writing staging, which stays an OSError)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Source:
+    """A transfer file's reads, each failure turned into :class:`_Unreadable`."""
+
+    def __init__(self, handle) -> None:  # type: ignore[no-untyped-def]
+        self._handle = handle
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._handle.read(n)
+        except OSError as exc:
+            raise _Unreadable(exc) from exc
+
+
+def _copy_one(source: Path, dest: Path, on_bytes: Callable[[int], None] | None,
+              extra: Mapping[str, Hasher]) -> Digest:
+    with ExitStack() as stack:
+        try:
+            # No link, FIFO or device swapped in after the walk: with a submitted bag's or
+            # SIP's digests deferred to this copy, this is the only read of the file.
+            src = stack.enter_context(open_regular(source))
+        except OSError as exc:
+            raise _Unreadable(exc) from exc
+        dst = stack.enter_context(open(dest, "xb"))
+        return copy_and_hash(_Source(src), dst, on_bytes,  # type: ignore[arg-type]
+                             extra=extra.values())
 
 
 def add_files(root: Path, files: list[tuple[str, Path]]) -> list[BagFile]:

@@ -1,6 +1,6 @@
 """Strict BagIt validation (RFC 8493; BagIt 0.93 to 1.0) of the bags khoso is asked to keep.
 
-    report = validate_bag(path, profile=None, processes=2, fast=False)
+    report = validate_bag(path, profile=None, processes=2, fast=False, defer_payload=False)
 
 ``report.valid`` is true when ``report.errors`` is empty; ``errors`` and ``warnings`` are
 :class:`~repository.errors.Problem` values with a stable kebab-case ``code``, the bag-relative
@@ -8,6 +8,14 @@
 every regular file under ``data/`` with its size and the digests of every manifest algorithm
 (computed from the bytes; with ``fast=True`` nothing is hashed and the digests are the declared
 ones, flagged by a ``fixity-not-checked`` warning). The validator never writes to the bag.
+
+``defer_payload=True`` (ingest) checks everything but the payload digests and hands them to
+the caller instead, in ``report.deferred`` (bag path -> :class:`DeferredDigests`): the caller
+reads each payload file once anyway (to copy it) and verifies from the same chunks, with the
+same problems (``payload-digest-mismatch``, ``payload-file-unreadable``). Tag manifests are
+still verified here, and ``payload`` digests are then empty. A bag found invalid otherwise is
+rejected without being copied, so its payload is verified here after all (still one read) and
+the report lists every problem, as in full validation.
 
 bagit-python 1.9 supplies the algorithm list; its reading of the tag files is replaced by
 ``ingest.bagit_parsers`` because it stops at the first problem and lets through, among others,
@@ -107,9 +115,10 @@ from ingest.safety import find_collisions, open_regular, shown
 from ingest.unpack import unpack
 from policies.model import IntakeLimits
 from repository.errors import InvalidInput, Problem, TransferRejected
+from storage.fixity import Hasher
 
-__all__ = ["BagReport", "PayloadEntry", "UnpackedBag", "load_profile", "open_serialized_bag",
-           "validate_bag"]
+__all__ = ["BagReport", "DeferredDigests", "PayloadEntry", "UnpackedBag", "load_profile",
+           "open_serialized_bag", "validate_bag"]
 
 CHUNK = 1024 * 1024
 MAX_TAG_FILE = 256 * 1024 * 1024
@@ -133,12 +142,35 @@ class PayloadEntry:
 
 
 @dataclass(frozen=True)
+class DeferredDigests:
+    """The digests one payload file must have, left to whoever reads it next to verify."""
+
+    path: str  # bag-relative, e.g. "data/report.pdf"
+    expected: dict[str, dict[str, str]]  # algorithm -> declared digest -> manifest naming it
+
+    def hashers(self) -> dict[str, Hasher]:
+        return {algorithm: hashlib.new(algorithm) for algorithm in self.expected}
+
+    def problems(self, size: int, digests: dict[str, str]) -> list[Problem]:
+        """What :func:`validate_bag` reports for these bytes (``digests``: algorithm -> hex).
+        ``size`` is not judged here: Payload-Oxum was checked from the walk."""
+        found = Findings()
+        _mismatches(found, self.path, {a: digests[a] for a in self.expected}, self.expected,
+                    "payload-digest-mismatch")
+        return found.errors
+
+    def unreadable(self, error: OSError) -> Problem:
+        return _unreadable("payload-file-unreadable", self.path, error)
+
+
+@dataclass(frozen=True)
 class BagReport:
     valid: bool
     version: str | None
     errors: list[Problem]
     warnings: list[Problem]
     payload: list[PayloadEntry]
+    deferred: dict[str, DeferredDigests] = field(default_factory=dict)  # bag path -> digests
 
 
 @dataclass(frozen=True)
@@ -160,8 +192,12 @@ class _Tree:
 
 
 def validate_bag(path: Path, *, profile: str | Path | None = None, processes: int = 2,
-                 fast: bool = False) -> BagReport:
-    """Check the bag at ``path`` (a directory) against RFC 8493 and, if given, a BagIt Profile."""
+                 fast: bool = False, defer_payload: bool = False) -> BagReport:
+    """Check the bag at ``path`` (a directory) against RFC 8493 and, if given, a BagIt Profile.
+
+    ``defer_payload``: do not hash the payload; return what each file must hash to in
+    ``deferred`` (``fast`` takes precedence: nothing is verified then).
+    """
     found = Findings()
     root = Path(path)
     if not root.is_dir():
@@ -169,17 +205,23 @@ def validate_bag(path: Path, *, profile: str | Path | None = None, processes: in
                       if root.exists() else ("bag-not-found", "does not exist"))
         found.error(code, f"{root} {what}", path=str(root))
         return BagReport(False, None, found.errors, found.warnings, [])
-    check = _BagCheck(root, found, max(1, processes), fast)
+    check = _BagCheck(root, found, max(1, processes), fast, defer_payload)
     check.run()
     if profile is not None and check.declaration is not None:
         _check_profile(check, profile)
+    if check.deferred and found.errors:
+        check.verify_deferred()  # rejected before any copy: list every problem now
     version = check.declaration.version if check.declaration else None
-    return BagReport(not found.errors, version, found.errors, found.warnings, check.payload)
+    return BagReport(not found.errors, version, found.errors, found.warnings, check.payload,
+                     check.deferred)
 
 
 class _BagCheck:
-    def __init__(self, root: Path, found: Findings, processes: int, fast: bool) -> None:
+    def __init__(self, root: Path, found: Findings, processes: int, fast: bool,
+                 defer: bool = False) -> None:
         self.root, self.found, self.processes, self.fast = root, found, processes, fast
+        self.defer = defer
+        self.deferred: dict[str, DeferredDigests] = {}
         self.tree = _Tree()
         self.declaration: BagDeclaration | None = None
         self.manifests: list[Manifest] = []
@@ -411,8 +453,20 @@ class _BagCheck:
                             "computed; the digests reported are the manifests' own")
             return {p: {a: min(d) for a, d in algs.items() if a in jobs[p]}
                     for p, algs in digests.items()}
+        if self.defer:
+            self.deferred = {p: DeferredDigests(p, {a: dict(d) for a, d in algs.items()
+                                                    if a in jobs[p]})
+                             for p, algs in digests.items() if jobs[p]}
+            return {}
         return self._compare(self._hash_all(jobs, "payload-file-unreadable"), digests,
                              "payload-digest-mismatch")
+
+    def verify_deferred(self) -> None:
+        jobs = {p: frozenset(d.expected) for p, d in self.deferred.items()}
+        for rel, actual in self._hash_all(jobs, "payload-file-unreadable").items():
+            _mismatches(self.found, rel, actual, self.deferred[rel].expected,
+                        "payload-digest-mismatch")
+        self.deferred = {}
 
     def _verify_tags(self, digests: Digests) -> None:
         jobs = {p: frozenset(a for a in algs if a in SUPPORTED_ALGORITHMS)
@@ -432,7 +486,7 @@ class _BagCheck:
         with ThreadPoolExecutor(max_workers=self.processes) as pool:
             for rel, outcome in pool.map(work, sorted(jobs.items())):
                 if isinstance(outcome, OSError):
-                    self.found.error(unreadable, f"cannot read {quoted(rel)}: {outcome}", path=rel)
+                    self.found.errors.append(_unreadable(unreadable, rel, outcome))
                 else:
                     results[rel] = outcome
         return results
@@ -440,14 +494,7 @@ class _BagCheck:
     def _compare(self, computed: dict[str, dict[str, str]], digests: Digests,
                  code: str) -> dict[str, dict[str, str]]:
         for rel, actual in computed.items():
-            for algorithm, value in actual.items():
-                for expected, manifest in digests[rel][algorithm].items():
-                    if expected != value:
-                        self.found.error(code, f"{quoted(rel)}: {algorithm} is {value}, but "
-                                         f"{manifest} says {expected}; the file changed after "
-                                         "bagging", path=rel, rule="RFC 8493 §3",
-                                         extra={"algorithm": algorithm, "expected": expected,
-                                                "found": value})
+            _mismatches(self.found, rel, actual, digests[rel], code)
         return computed
 
     def _check_oxum(self, excused: int) -> None:
@@ -565,6 +612,23 @@ def _classify(entry: os.DirEntry[str], rel: str, tree: _Tree, pending: list[tupl
     except OSError as exc:
         found.error("bag-unreadable", f"cannot examine {quoted(rel)}: {exc.strerror}",
                     path=shown(rel))
+
+
+def _mismatches(found: Findings, rel: str, actual: dict[str, str],
+                expected: dict[str, dict[str, str]], code: str) -> None:
+    for algorithm, value in sorted(actual.items()):  # a stable order, however they were hashed
+        for declared, manifest in expected[algorithm].items():
+            if declared != value:
+                found.error(code, f"{quoted(rel)}: {algorithm} is {value}, but {manifest} says "
+                            f"{declared}; the file changed after bagging", path=rel,
+                            rule="RFC 8493 §3", extra={"algorithm": algorithm,
+                                                       "expected": declared, "found": value})
+
+
+def _unreadable(code: str, rel: str, error: OSError) -> Problem:
+    found = Findings()
+    found.error(code, f"cannot read {quoted(rel)}: {error}", path=rel)
+    return found.errors[0]
 
 
 def _hash_file(path: Path, algorithms: frozenset[str]) -> dict[str, str]:

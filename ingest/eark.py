@@ -15,6 +15,11 @@
 4. Every ``file``/``FLocat`` and ``mdRef`` is resolved (:mod:`ingest.eark_refs`) and its SIZE
    and CHECKSUM verified with its CHECKSUMTYPE; a mismatch is an error naming the file. Every
    file of the package is hashed once (SHA-256 plus whatever algorithms its references declare).
+   With ``defer_representations=True`` (ingest) files under ``representations/`` are not
+   read: their SIZE is compared with the walk's and their checksums are handed over in
+   ``report.deferred`` for the caller to verify while it copies them (their ``sha256`` in
+   ``report.files`` is then None). A package found invalid otherwise is rejected without being
+   copied, so those files are verified here after all and every problem is listed.
 5. Package-level rules that need the whole picture: representation file groups (CSIP114),
    representation METS pointers (CSIP105), descriptive/preservation metadata folders
    (CSIPSTR6/7), files no METS vouches for (CSIP58), and TT 05/2025: SHA-256 checksums,
@@ -63,6 +68,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.eark_refs import (
+    DeferredChecksums,
     FileIndex,
     ReferenceCheck,
     checksum_algorithm,
@@ -88,7 +94,7 @@ _TT05_OBJID = re.compile(r"^(uuid-|urn:uuid:|urn:[^:]+:uuid)[-:]?[0-9A-Fa-f]{8}(
 class EarkFile:
     path: str  # relative to the package root
     size: int
-    sha256: str  # lower-case hex, computed from the bytes
+    sha256: str | None  # lower-case hex, computed from the bytes; None when deferred
     mimetype: str | None  # as the METS declares it
     mdtype: str | None = None  # MDTYPE when an mdRef points at the file
 
@@ -106,6 +112,8 @@ class EarkReport:
     infos: list[Problem] = field(default_factory=list)
     representations: list[str] = field(default_factory=list)
     root: Path | None = None
+    # validate_eark(defer_representations=True): package path -> what it must verify to.
+    deferred: dict[str, DeferredChecksums] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,7 @@ class SipFile:
     path: str  # relative to representations/<representation>/data
     source: Path
     size: int
-    sha256: str
+    sha256: str | None  # None when the report deferred verification
     mimetype: str | None
 
 
@@ -134,11 +142,12 @@ class SipContents:
 
 
 def validate_eark(path: Path, *, package_name: str | None = None,
-                  workers: int = 2) -> EarkReport:
+                  workers: int = 2, defer_representations: bool = False) -> EarkReport:
     """Check the unpacked package folder at ``path``.
 
     ``package_name`` replaces the folder name where CSIP1 compares it with the OBJID (for a
-    package held inside a bag's ``data/``).
+    package held inside a bag's ``data/``). ``defer_representations``: do not read the files
+    under ``representations/``; return what they must verify to in ``deferred``.
     """
     root = Path(path)
     found = Findings()
@@ -153,14 +162,21 @@ def validate_eark(path: Path, *, package_name: str | None = None,
     verified = ReferenceCheck(files, index, found)
     for doc in docs:
         verified.add_document(doc)
-    digests = verified.run(workers)
+    digests = verified.run(workers, _under_representations if defer_representations else None)
     package = docs[0] if docs and docs[0].role == PACKAGE else None
     _package_rules(package, docs, reps, pointed, verified, found)
     _tt05_rules(package, files, verified, found)
     _unreferenced(files, verified, found)
+    if verified.deferred and found.errors:
+        verified.verify_deferred(workers)  # rejected before any copy: list every problem now
     descriptive = list(dict.fromkeys(p for doc in docs
                                      for _, p in verified.targets(doc, ["dmdSec"])))
-    return _report(found, root, package, reps, _earkfiles(files, digests, verified), descriptive)
+    return _report(found, root, package, reps, _earkfiles(files, digests, verified), descriptive,
+                   verified.deferred)
+
+
+def _under_representations(path: str) -> bool:
+    return path.startswith("representations/")
 
 
 def _read_documents(files: dict[str, TransferFile], index: FileIndex, reps: list[str],
@@ -293,19 +309,20 @@ def _earkfiles(files: dict[str, TransferFile], digests: dict[str, tuple[int, dic
     for path in sorted(digests):
         size, sums = digests[path]
         ref = declared.get(path)
-        out.append(EarkFile(path, size, sums["sha256"], ref.mimetype if ref else None,
+        out.append(EarkFile(path, size, sums.get("sha256"), ref.mimetype if ref else None,
                             ref.mdtype if ref else None))
     return out
 
 
 def _report(found: Findings, root: Path, package: MetsDocument | None, reps: list[str],
-            files: list[EarkFile], descriptive: list[str]) -> EarkReport:
+            files: list[EarkFile], descriptive: list[str],
+            deferred: dict[str, DeferredChecksums] | None = None) -> EarkReport:
     return EarkReport(valid=not found.errors, errors=found.errors, warnings=found.warnings,
                       objid=package.objid if package else None,
                       profile=package.profile if package else None,
                       package_type=package.package_type if package else None, files=files,
                       descriptive=descriptive, infos=found.infos, representations=reps,
-                      root=root)
+                      root=root, deferred=deferred or {})
 
 
 def read_eark_sip(path: Path, *, package_name: str | None = None,

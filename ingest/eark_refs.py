@@ -15,6 +15,12 @@ validators do: the DILCIS corpus's own valid packages point at ``schemas/METS.xs
 Checksums: every algorithm of the METS CHECKSUMTYPE list that Python can compute (MD5, SHA-1,
 SHA-256/384/512, Adler-32, CRC32) is verified; a declared type khoso cannot compute (HAVAL,
 TIGER, WHIRLPOOL, MNP) is an error, because the file's integrity would go unchecked.
+
+Deferred verification (ingest): ``ReferenceCheck.run(workers, defer=...)`` does not read the
+files the predicate names. Their SIZE is compared with the size the walk saw, and what their
+checksums must be is handed over as :class:`DeferredChecksums`, for the caller that reads the
+bytes anyway (to copy them) to verify with the same problems (``checksum-mismatch``,
+``size-mismatch``, ``file-unreadable``).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from urllib.parse import unquote_to_bytes
 from ingest.mets import Findings, MetsDocument, Ref
 from ingest.safety import open_regular, shown
 from ingest.transfer import TransferFile
+from repository.errors import Problem
 from storage.backend import CHUNK
 
 # METS 1.12 CHECKSUMTYPE enumeration → our algorithm names (None: not computable here).
@@ -43,6 +50,29 @@ METS_CHECKSUM_TYPES: dict[str, str | None] = {
     "TIGER": None, "WHIRLPOOL": None}
 _LOOSE = {k.upper().replace("-", ""): v for k, v in METS_CHECKSUM_TYPES.items()}
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):")
+
+
+@dataclass(frozen=True)
+class DeferredChecksums:
+    """What the METS documents declare for one file, left to whoever reads it next to verify."""
+
+    path: str  # package-relative
+    refs: tuple[tuple[str, Ref], ...] = ()  # (the METS document's path, its reference)
+
+    def hashers(self) -> dict[str, _Hasher]:
+        return {a: _hasher(a) for _, ref in self.refs if ref.checksum is not None
+                and (a := checksum_algorithm(ref.checksum_type or "")[0])}
+
+    def problems(self, size: int, digests: dict[str, str]) -> list[Problem]:
+        """What :func:`ingest.eark.validate_eark` reports for ``size`` bytes with ``digests``."""
+        found = Findings()
+        for where, ref in self.refs:
+            _size_problem(found, where, ref, self.path, size)
+            _checksum_problem(found, where, ref, self.path, digests)
+        return found.errors
+
+    def unreadable(self, error: OSError) -> Problem:
+        return _unreadable(self.path, error)
 
 
 @dataclass(frozen=True)
@@ -168,6 +198,7 @@ class ReferenceCheck:
         self.jobs: dict[str, set[str]] = {p: {"sha256"} for p in files}
         self.documents: set[str] = set()
         self.digests: dict[str, tuple[int, dict[str, str]]] = {}
+        self.deferred: dict[str, DeferredChecksums] = {}
 
     def add_document(self, doc: MetsDocument) -> None:
         self.documents.add(doc.where)
@@ -203,7 +234,39 @@ class ReferenceCheck:
                             "it; verified as " + algorithm, path=doc.where, rule="METS schema")
         return algorithm
 
-    def run(self, workers: int) -> dict[str, tuple[int, dict[str, str]]]:
+    def run(self, workers: int, defer: Callable[[str], bool] | None = None,
+            ) -> dict[str, tuple[int, dict[str, str]]]:
+        """Hash and verify every file; those ``defer`` names are not read: their sizes are the
+        walk's, their digests empty, their checksums in ``deferred`` (path -> checksums)."""
+        later = {p for p in self.jobs if defer is not None and defer(p)}
+        self._hash(set(self.jobs) - later, workers)
+        refs: dict[str, list[tuple[str, Ref]]] = {p: [] for p in later}
+        for doc, ref, path in self.checks:
+            if path in later:
+                refs[path].append((doc.where, ref))
+                _size_problem(self.found, doc.where, ref, path, self.files[path].size)
+            elif path in self.digests:
+                size, digests = self.digests[path]
+                _size_problem(self.found, doc.where, ref, path, size)
+                _checksum_problem(self.found, doc.where, ref, path, digests)
+        for path in later:
+            self.digests[path] = (self.files[path].size, {})
+            self.deferred[path] = DeferredChecksums(path, tuple(refs[path]))
+        return self.digests
+
+    def verify_deferred(self, workers: int) -> None:
+        """Verify the deferred checksums here after all (for a package rejected before any
+        copy, so that every problem is listed); sizes were compared in :meth:`run`."""
+        later, self.deferred = self.deferred, {}
+        for path in later:
+            del self.digests[path]
+        self._hash(set(later), workers)
+        for path, deferred in later.items():
+            if path in self.digests:
+                for where, ref in deferred.refs:
+                    _checksum_problem(self.found, where, ref, path, self.digests[path][1])
+
+    def _hash(self, paths: set[str], workers: int) -> None:
         def one(path: str) -> tuple[str, tuple[int, dict[str, str]] | OSError]:
             try:
                 return path, digest_file(self.files[path].source, frozenset(self.jobs[path]))
@@ -211,37 +274,39 @@ class ReferenceCheck:
                 return path, exc
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for path, result in pool.map(one, sorted(self.jobs)):
+            for path, result in pool.map(one, sorted(paths)):
                 if isinstance(result, OSError):
-                    self.found.error("file-unreadable", f"{shown(path)}: cannot read: {result}",
-                                     path=shown(path))
+                    self.found.errors.append(_unreadable(path, result))
                 else:
                     self.digests[path] = result
-        for doc, ref, path in self.checks:
-            self._compare(doc, ref, path)
-        return self.digests
-
-    def _compare(self, doc: MetsDocument, ref: Ref, path: str) -> None:
-        if path not in self.digests:
-            return
-        size, digests = self.digests[path]
-        if ref.size is not None and ref.size != size:
-            self.found.error("size-mismatch", f"{shown(path)}: {size} bytes, but {doc.where} "
-                             f"({ref.element}) declares SIZE {ref.size}", path=shown(path),
-                             rule="CSIP69" if ref.section == "fileSec" else "CSIP27",
-                             extra={"expected": ref.size, "found": size})
-        algorithm = checksum_algorithm(ref.checksum_type or "")[0]
-        if ref.checksum is None or algorithm is None:
-            return
-        actual = digests[algorithm]
-        if actual.lower() != ref.checksum.strip().lower():
-            self.found.error("checksum-mismatch", f"{shown(path)}: {ref.checksum_type} is "
-                             f"{actual.upper()}, but {doc.where} ({ref.element}) declares "
-                             f"{ref.checksum}; the file is damaged or was changed",
-                             path=shown(path), rule="CSIP71" if ref.section == "fileSec"
-                             else "CSIP29", extra={"algorithm": algorithm, "expected": ref.checksum,
-                                                "found": actual})
 
     def targets(self, doc: MetsDocument, sections: Iterable[str]) -> list[tuple[Ref, str]]:
         wanted = set(sections)
         return [(r, p) for d, r, p in self.checks if d is doc and r.section in wanted]
+
+
+def _size_problem(found: Findings, where: str, ref: Ref, path: str, size: int) -> None:
+    if ref.size is not None and ref.size != size:
+        found.error("size-mismatch", f"{shown(path)}: {size} bytes, but {where} "
+                    f"({ref.element}) declares SIZE {ref.size}", path=shown(path),
+                    rule="CSIP69" if ref.section == "fileSec" else "CSIP27",
+                    extra={"expected": ref.size, "found": size})
+
+
+def _checksum_problem(found: Findings, where: str, ref: Ref, path: str,
+                      digests: dict[str, str]) -> None:
+    algorithm = checksum_algorithm(ref.checksum_type or "")[0]
+    if ref.checksum is None or algorithm is None:
+        return
+    actual = digests[algorithm]
+    if actual.lower() != ref.checksum.strip().lower():
+        found.error("checksum-mismatch", f"{shown(path)}: {ref.checksum_type} is "
+                    f"{actual.upper()}, but {where} ({ref.element}) declares "
+                    f"{ref.checksum}; the file is damaged or was changed",
+                    path=shown(path), rule="CSIP71" if ref.section == "fileSec"
+                    else "CSIP29", extra={"algorithm": algorithm, "expected": ref.checksum,
+                                       "found": actual})
+
+
+def _unreadable(path: str, error: OSError) -> Problem:
+    return Problem("file-unreadable", f"{shown(path)}: cannot read: {error}", path=shown(path))

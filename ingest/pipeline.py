@@ -1,7 +1,8 @@
 """Run the intake steps on a transfer and leave a finished AIP in staging.
 
-Steps: recognise and unpack (archives), validate the package (bag, E-ARK SIP), name and path
-safety, copy + hash + virus scan in one pass, format identification and PDF checks, then the
+Steps: recognise and unpack (archives), validate the package (bag, E-ARK SIP; all but the
+content digests), name and path safety, copy + hash + virus scan in one pass, the package's
+declared digests verified from that pass, format identification and PDF checks, then the
 AIP's METS/EAD/PREMIS and BagIt tag files. Every problem is collected (not just the first);
 any problem rejects the transfer with all of them listed and the transfer report attached.
 Staging is removed whenever the pipeline does not hand a finished AIP back; infected files
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.aip import BagFile, StagedAip, add_files, copy_transfer, finish_bag
+from ingest.aip import BagFile, Digested, StagedAip, add_files, copy_transfer, finish_bag
 from ingest.checks import run_checks
 from ingest.formats import FormatId, FormatPolicy, IdentificationPool, load_format_policy
 from ingest.intake import Intake, open_intake
@@ -128,13 +129,20 @@ def _build_in(root: Path, intake: Intake, request: IngestRequest, scanner: Virus
         def identify_when_copied(f: BagFile) -> None:
             pending[f.path] = pool.identify(f.local)  # overlaps identification with copying
 
+        computed: dict[str, Digested | OSError] = {}
         with progress.task("copying, hashing, scanning", intake.transfer.total_bytes) as advance:
-            content, scans = copy_transfer(intake.transfer, root, intake.content_prefix,
-                                           advance, scanner, on_copied=identify_when_copied)
+            content, scans = copy_transfer(
+                intake.transfer, root, intake.content_prefix, advance, scanner,
+                on_copied=identify_when_copied,
+                hashers={rel: d.hashers for rel, d in intake.deferred.items()},
+                on_digests=computed.__setitem__)
         infected = _scan_outcome(report, scans, scanner is not None)
+        mismatched = _fixity_outcome(report, intake, computed)
         if infected:
             _quarantine(request, intake, infected, content, root)
-            raise _reject(request, [p for s in infected if (p := s.problem())])
+            raise _reject(request, [*(p for s in infected if (p := s.problem())), *mismatched])
+        if mismatched:
+            raise _reject(request, mismatched)
         digests_at = _now()
         logical = {f.path: tf.rel_path
                    for f, tf in zip(content, intake.transfer.files, strict=True)}
@@ -163,6 +171,9 @@ def _build_in(root: Path, intake: Intake, request: IngestRequest, scanner: Virus
         {"type": "validation", "at": started, "detail": f"{intake.kind} package validation"},
         {"type": "virus check", "at": digests_at,
          "detail": "ClamAV" if scanner else "skipped by policy"},
+        *([{"type": "fixity check", "at": digests_at,
+            "detail": f"content verified against {intake.declared_by}"}]
+          if intake.deferred else []),
         {"type": "message digest calculation", "at": digests_at, "detail": "SHA-256"},
         {"type": "format identification", "at": _now(), "detail": "PRONOM (FIDO) + libmagic"},
         {"type": "information package creation", "at": _now(), "detail": "BagIt 1.0 + E-ARK"},
@@ -180,7 +191,7 @@ def _build_in(root: Path, intake: Intake, request: IngestRequest, scanner: Virus
 
 
 PREMIS_TYPES = {"package validation": "validation", "names and paths": "validation",
-                "descriptive metadata": "validation",
+                "descriptive metadata": "validation", "package fixity": "fixity check",
                 "virus check": "virus check", "format identification": "format identification",
                 "PDF checks": "validation"}
 
@@ -204,6 +215,28 @@ def _scan_outcome(report: TransferReport, scans: list[ScanResult],
     report.record("virus check", [p for s in bad if (p := s.problem())], [],
                   f"{len(scans)} files scanned with ClamAV" if scanned else "skipped")
     return bad
+
+
+def _fixity_outcome(report: TransferReport, intake: Intake,
+                    computed: dict[str, Digested | OSError]) -> list[Problem]:
+    """The digests a bag's manifests or a SIP's METS declare, compared with those computed
+    while copying (the validator deferred them so each byte is read once)."""
+    if not intake.deferred:
+        return []
+    problems: list[Problem] = []
+    algorithms: set[str] = set()
+    for rel, deferred in intake.deferred.items():
+        outcome = computed.get(rel) or FileNotFoundError(2, "not found when copied")
+        if isinstance(outcome, OSError):
+            problems.append(deferred.unreadable(outcome))
+            continue
+        size, digests = outcome
+        algorithms.update(deferred.hashers())
+        problems += deferred.problems(size, digests)
+    report.record("package fixity", problems, [],
+                  f"{len(intake.deferred)} files checked against {intake.declared_by} while "
+                  f"copying ({', '.join(sorted(algorithms)) or 'nothing declared'})")
+    return problems
 
 
 def _description(request: IngestRequest, intake: Intake) -> Description:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from storage.backend import CHUNK
 
@@ -14,6 +14,13 @@ from storage.backend import CHUNK
 class Digest:
     sha256: str
     size: int
+
+
+class Hasher(Protocol):
+    """What ``hashlib`` objects offer (zlib's running checksums can be wrapped to match)."""
+
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
 
 
 class HashingReader:
@@ -62,15 +69,21 @@ def hash_stream(stream: BinaryIO, on_bytes: Callable[[int], None] | None = None)
 
 def copy_and_hash(src: BinaryIO, dst: BinaryIO,
                   on_bytes: Callable[[int], None] | None = None,
-                  tap: Callable[[bytes], None] | None = None) -> Digest:
+                  tap: Callable[[bytes], None] | None = None,
+                  extra: Iterable[Hasher] = ()) -> Digest:
     """Copy ``src`` to ``dst`` and hash the same chunks: each byte is read once.
 
     ``tap`` sees every chunk too (e.g. a virus scanner's stream), so it needs no second read.
+    ``extra`` hashers (other algorithms the caller must verify, e.g. MD5) are fed the same
+    chunks; the caller reads their digests.
     """
     h = hashlib.sha256()
+    others = tuple(extra)
     size = 0
     while chunk := src.read(CHUNK):
         h.update(chunk)
+        for other in others:
+            other.update(chunk)
         dst.write(chunk)
         if tap:
             tap(chunk)
