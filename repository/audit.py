@@ -10,24 +10,25 @@ file side by side and hashing them once while they agree (:mod:`repository.copy_
 State is kept per copy, not per run (borg): each copy's result is recorded as its
 batch ends (``replicas.last_checked``/``last_verified``/``status``, ``problems`` rows, and one
 ``fixity check`` event per copy and run listing only the files that failed), so an interrupted
-run keeps what it proved. Scheduled work (``--due-only``, workers) goes through
-:mod:`repository.audit_queue`.
+run keeps what it proved. A batch is recorded while the next one is already being checked,
+so the catalog work does not leave the cores idle between batches. Scheduled work
+(``--due-only``, workers) goes through :mod:`repository.audit_queue`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from repository import audit_runs, events
-from repository.catalog.models import Aip, AipFile, Problem, Replica
+from repository.catalog.models import Aip, AipFile, Problem, QueuedCopy, Replica
 from repository.context import Repository
 from repository.copy_check import check_copies
 from repository.errors import NotFound
@@ -83,12 +84,6 @@ def default_workers() -> int:
     return max(2, os.cpu_count() or 2)
 
 
-def priority():  # type: ignore[no-untyped-def]
-    """Damaged copies first, then never-checked ones, then the least recently checked."""
-    return (case((Replica.status != "verified", 0), (Replica.last_checked.is_(None), 1),
-                 else_=2), Replica.last_checked, Replica.aip_id, Replica.id)
-
-
 def audit(repo: Repository, aip_id: str | None = None, due_only: bool = False,
           progress: Progress | None = None, workers: int | None = None,
           kind: str = "manual", deep: bool = False) -> dict:
@@ -101,8 +96,8 @@ def audit(repo: Repository, aip_id: str | None = None, due_only: bool = False,
     total = _bytes_of(repo, aip_id)
     with run_context(repo, kind) as run, pool_for(workers) as pool, \
             (progress or NoProgress()).task("auditing", total) as advance:
-        for batch in _batches(ids):
-            run.add(audit_copies(repo, batch, pool, run.id, advance, deep=deep))
+        for results in audit_batches(repo, _batches(ids), pool, run.id, advance, deep=deep):
+            run.add(results)
     return run.summary()
 
 
@@ -154,12 +149,58 @@ def run_context(repo: Repository, kind: str, owner: str | None = None
         audit_runs.finish(repo, run)
 
 
+@dataclass
+class _Checking:
+    """One batch of copies whose files are being checked in the pool."""
+
+    ids: list[int]  # as asked for: a copy deleted meanwhile is in here, not in ``replicas``
+    replicas: list[Replica]
+    jobs: list[tuple[list[Replica], AipFile]]
+    found: list[Future[list[str]]]  # per job, the finding of each copy in its group
+    listed: list[Future[list[dict]]]  # per copy, its unexpected objects
+
+    def cancel(self) -> None:
+        for future in (*self.found, *self.listed):
+            future.cancel()
+
+
 def audit_copies(repo: Repository, replica_ids: list[int], pool: Executor, run_id: int | None,
-                 advance: Advance, owner: str | None = None,
-                 deep: bool = False) -> list[CopyResult]:
+                 advance: Advance, deep: bool = False) -> list[CopyResult]:
     """Check every file of these copies in parallel, then record each copy's result."""
+    return _finish(repo, _start(repo, replica_ids, pool, advance, deep, {}), run_id)
+
+
+def audit_batches(repo: Repository, batches: Iterable[list[int]], pool: Executor,
+                  run_id: int | None, advance: Advance,
+                  deep: bool = False) -> Iterator[list[CopyResult]]:
+    """Each batch's results, recorded in order, as :func:`audit_copies` would.
+
+    The next batch is taken (loaded, or claimed by the caller's iterator) and its files are
+    already being checked while this batch's results are recorded, so the catalog work of a
+    batch overlaps the hashing of the next instead of leaving the cores idle between them.
+    Each location's backend is opened once for the whole run (an S3 client costs ~0.1 s).
+    """
+    backends: dict[int, Backend] = {}
+    flight: list[_Checking] = []  # the batch being recorded and the one being checked
+    try:
+        for ids in batches:
+            flight.append(_start(repo, ids, pool, advance, deep, backends))
+            if len(flight) == 2:
+                yield _finish(repo, flight[0], run_id)
+                flight.pop(0)
+        if flight:
+            yield _finish(repo, flight.pop(), run_id)
+    finally:
+        for checking in flight:  # stopped by an error: files not started yet are not read
+            checking.cancel()
+
+
+def _start(repo: Repository, replica_ids: list[int], pool: Executor, advance: Advance,
+           deep: bool, backends: dict[int, Backend]) -> _Checking:
     replicas = _load(repo, replica_ids)
-    backends = {rep.location_id: repo.backend(rep.location) for rep in replicas}
+    for rep in replicas:
+        if rep.location_id not in backends:
+            backends[rep.location_id] = repo.backend(rep.location)
     groups: dict[str, list[Replica]] = {}  # the copies of one AIP in this batch
     for rep in replicas:
         groups.setdefault(rep.aip_id, []).append(rep)
@@ -168,28 +209,32 @@ def audit_copies(repo: Repository, replica_ids: list[int], pool: Executor, run_i
     jobs = sorted(((group, f) for group in groups.values() for f in group[0].aip.files),
                   key=lambda job: -stored_object(job[1]).size)
 
-    def check(job: tuple[list[Replica], AipFile]) -> list[str]:
-        group, f = job
+    def check(group: list[Replica], f: AipFile) -> list[str]:
         if deep:  # --deep: also decrypt encrypted objects and check the plaintext SHA-256
             return [check_plaintext(repo, backends[rep.location_id], f, advance)
                     for rep in group]
         return check_file([backends[rep.location_id] for rep in group], f, advance)
 
-    outcomes = [(rep, f, outcome) for (group, f), found in zip(jobs, pool.map(check, jobs),
-                                                               strict=True)
-                for rep, outcome in zip(group, found, strict=True)]
-    listed = list(pool.map(lambda rep: _unexpected(rep, backends[rep.location_id]), replicas))
+    found = [pool.submit(check, group, f) for group, f in jobs]
+    # Listings queue behind the files: they fill the batch's tail.
+    listed = [pool.submit(_unexpected, rep, backends[rep.location_id]) for rep in replicas]
+    return _Checking(replica_ids, replicas, jobs, found, listed)
+
+
+def _finish(repo: Repository, checking: _Checking, run_id: int | None) -> list[CopyResult]:
+    replicas = checking.replicas
     results = {rep.id: CopyResult(rep.id, rep.aip_id, rep.location.name, len(rep.aip.files),
                                   sum(stored_object(f).size for f in rep.aip.files),
-                                  unexpected=extra)
-               for rep, extra in zip(replicas, listed, strict=True)}
-    for rep, f, outcome in outcomes:
-        if outcome != OK:
-            results[rep.id].findings.append(Finding(rep.aip_id, f.path, rep.location.name,
-                                                    outcome))
+                                  unexpected=listed.result())
+               for rep, listed in zip(replicas, checking.listed, strict=True)}
+    for (group, f), found in zip(checking.jobs, checking.found, strict=True):
+        for rep, outcome in zip(group, found.result(), strict=True):
+            if outcome != OK:
+                results[rep.id].findings.append(Finding(rep.aip_id, f.path, rep.location.name,
+                                                        outcome))
     for result in results.values():
         result.findings.sort(key=lambda x: x.path)
-    _record(repo, replicas, results, run_id, owner)
+    _record(repo, checking.ids, replicas, results, run_id)
     return [results[rep.id] for rep in replicas]
 
 
@@ -211,44 +256,57 @@ def _unexpected(rep: Replica, backend: Backend) -> list[dict]:
             for o in listed if o.key not in known]
 
 
-def _record(repo: Repository, replicas: list[Replica], results: dict[int, CopyResult],
-            run_id: int | None, owner: str | None) -> None:
+def _record(repo: Repository, ids: list[int], replicas: list[Replica],
+            results: dict[int, CopyResult], run_id: int | None) -> None:
+    """One transaction per batch: copy rows, queue, problems, one event per copy.
+
+    Set-based (a statement per kind of change, not per copy), so recording a batch costs
+    a few queries plus the events."""
     now = datetime.now(UTC)
     with repo.catalog.session() as session:
+        live = set(session.scalars(select(Replica.id).where(
+            Replica.id.in_([rep.id for rep in replicas]))))
+        replicas = [rep for rep in replicas if rep.id in live]  # deleted meanwhile: skipped
+        damaged = [rep.id for rep in replicas if results[rep.id].findings]
+        verified = [rep.id for rep in replicas if not results[rep.id].findings]
+        if verified:
+            session.execute(update(Replica).where(Replica.id.in_(verified)).values(
+                status="verified", last_checked=now, last_verified=now))
+        if damaged:
+            session.execute(update(Replica).where(Replica.id.in_(damaged)).values(
+                status="damaged", last_checked=now))
+        # Audited (or gone): off the queue with any lease on it, whoever queued or claimed it.
+        session.execute(delete(QueuedCopy).where(QueuedCopy.replica_id.in_(ids)))
+        _update_problems(session, replicas, results, now)
         for rep in replicas:
-            row = session.get(Replica, rep.id)
-            if row is None:
-                continue
-            result = results[rep.id]
-            found = result.findings
-            row.last_checked, row.queued_at = now, None
-            if owner is None or row.lease_owner in (None, owner):
-                row.lease_owner, row.lease_until = None, None
-            row.status = "damaged" if found else "verified"
-            if not found:
-                row.last_verified = now
-            _update_problems(session, rep, found, now)
+            found = results[rep.id].findings
             # PREMIS fixity check, one per copy and run; per-file entries only for failures.
             events.record(session, events.FIXITY_CHECK,
                           events.FAILURE if found else events.SUCCESS, repo.agent,
                           aip=rep.aip_id, at=now, detail={
-                              "location": rep.location.name, "files": result.files,
-                              "bytes": result.bytes, "algorithm": "SHA-256", "run": run_id,
+                              "location": rep.location.name, "files": results[rep.id].files,
+                              "bytes": results[rep.id].bytes, "algorithm": "SHA-256",
+                              "run": run_id,
                               "failures": [{"path": x.path, "problem": x.problem}
                                            for x in found]})
 
 
-def _update_problems(session, rep: Replica, found: list[Finding],  # type: ignore[no-untyped-def]
-                     now: datetime) -> None:
-    open_rows = list(session.scalars(select(Problem).where(
-        Problem.aip_id == rep.aip_id, Problem.location_id == rep.location_id,
-        Problem.resolved_at.is_(None))))
-    current = {(x.path, x.problem) for x in found}
-    for row in open_rows:
-        if (row.path, row.kind) not in current:
-            row.resolved_at, row.resolution = now, "verified by audit"
-    known = {(row.path, row.kind) for row in open_rows}
-    for path, kind in sorted(current - known):
-        session.add(Problem(aip_id=rep.aip_id, location_id=rep.location_id, path=path,
-                            kind=kind, found_at=now))
-
+def _update_problems(session: Session, replicas: list[Replica],
+                     results: dict[int, CopyResult], now: datetime) -> None:
+    """Open a problem row per new finding; resolve open ones the audit no longer sees."""
+    copies = {(rep.aip_id, rep.location_id): rep.id for rep in replicas}
+    if not copies:
+        return
+    open_rows = [row for row in session.scalars(select(Problem).where(
+        Problem.aip_id.in_({aip for aip, _ in copies}), Problem.resolved_at.is_(None)))
+        if (row.aip_id, row.location_id) in copies]
+    current = {(aip, loc, x.path, x.problem) for (aip, loc), rid in copies.items()
+               for x in results[rid].findings}
+    gone = [row.id for row in open_rows
+            if (row.aip_id, row.location_id, row.path, row.kind) not in current]
+    if gone:
+        session.execute(update(Problem).where(Problem.id.in_(gone)).values(
+            resolved_at=now, resolution="verified by audit"))
+    known = {(row.aip_id, row.location_id, row.path, row.kind) for row in open_rows}
+    session.add_all(Problem(aip_id=aip, location_id=loc, path=path, kind=kind, found_at=now)
+                    for aip, loc, path, kind in sorted(current - known))

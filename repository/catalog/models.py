@@ -16,8 +16,10 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -125,13 +127,47 @@ class Replica(Base):
     last_verified: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_checked: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True,
                                                          index=True)
-    # Set when a scheduled slice queues this copy for audit; cleared when it is audited.
-    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    aip: Mapped[Aip] = relationship(back_populates="replicas")
+    location: Mapped[Location] = relationship()
+    # Its audit_queue row while a scheduled slice has it queued (loaded with the copy).
+    queue: Mapped[QueuedCopy | None] = relationship(
+        primaryjoin="foreign(QueuedCopy.replica_id) == Replica.id", viewonly=True,
+        uselist=False, lazy="selectin")
+
+    @property
+    def queued_at(self) -> datetime | None:
+        return self.queue.queued_at if self.queue is not None else None
+
+    @property
+    def lease_owner(self) -> str | None:
+        """The worker whose claim on this copy's audit holds (or held) a lease."""
+        return self.queue.lease_owner if self.queue is not None else None
+
+
+class QueuedCopy(Base):
+    """A copy a scheduled slice queued for audit, until an audit of it is recorded.
+
+    A row of its own rather than a column of ``replicas``: queueing a day's slice inserts a
+    few thousand small rows instead of rewriting as many copy rows and every index on them
+    (scripts/bench/catalog_scale.py). No foreign key either: its check locks, and so writes,
+    the row of every copy queued, which cost as much again; copies are never deleted, and an
+    audit removes the queue row of every copy it was given, even one gone meanwhile.
+    ``urgency``, ``last_checked`` and ``aip_id`` are the copy's claim order when it was queued
+    (damaged, never checked, then least recently checked; one AIP's copies next to each
+    other, so a worker reads them side by side).
+    """
+
+    __tablename__ = "audit_queue"
+    __table_args__ = (Index("ix_audit_queue_order", "urgency", "last_checked", "aip_id",
+                            "replica_id"),)
+    replica_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    aip_id: Mapped[str] = mapped_column(String(100))
+    urgency: Mapped[int] = mapped_column(SmallInteger)  # 0 damaged, 1 never checked, 2 due
+    last_checked: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # A worker's claim on this copy's audit (lease; FOR UPDATE SKIP LOCKED picks free rows).
     lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    aip: Mapped[Aip] = relationship(back_populates="replicas")
-    location: Mapped[Location] = relationship()
 
 
 class Problem(Base):

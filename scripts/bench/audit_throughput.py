@@ -184,15 +184,22 @@ def main() -> None:
         # Interleaved, best of each: the machine's load changes from minute to minute.
         limit, bagit, khoso, engine = 0.0, (1e9, 0.0), (1e9, 0.0), 1e9
         audited = 0
+        runs: dict[str, list[float]] = {"bagit": [], "khoso": [], "engine": [], "limit": []}
         for _ in range(args.repeat):
-            limit = max(limit, sha256_limit())
+            this = sha256_limit()
+            limit = max(limit, this)
+            runs["limit"].append(round(this / 1e6))
             wall, cpu, _ = run_timed([str(VENV_BIN / "bagit.py"), "--validate", "--processes",
                                       "2", *map(str, bags)])
             bagit = min(bagit, (wall, cpu))
+            runs["bagit"].append(round(wall, 2))
             wall, cpu, out = run_timed([str(VENV_BIN / "khoso"), "--home", str(home), "audit",
                                         "--json"])
             khoso = min(khoso, (wall, cpu))
-            engine = min(engine, engine_seconds(home))
+            runs["khoso"].append(round(wall, 2))
+            own = engine_seconds(home)
+            engine = min(engine, own)
+            runs["engine"].append(round(own, 2))
             audited = json.loads(out)["bytes"]
         assert audited == 2 * one_copy, (audited, one_copy)
         bagit_rate, khoso_rate = one_copy / bagit[0], audited / khoso[0]
@@ -213,6 +220,8 @@ def main() -> None:
             # shared machine: bagit for one copy, khoso for two.
             "bagit_cpu_s_per_GB": round(bagit[1] / one_copy * 1e9, 2),
             "khoso_cpu_s_per_GB": round(khoso[1] / audited * 1e9, 2),
+            # Every repetition (seconds; the limit in MB/s), to show the machine's spread.
+            "runs": runs,
         }
         print(json.dumps(result, indent=2))
     finally:

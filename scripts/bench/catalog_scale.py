@@ -6,7 +6,10 @@ never, a few damaged with an open problem), a chained event log (one package-cre
 per AIP and one fixity event per copy) with a signed checkpoint at its head, and 90 days of
 audit runs. Then times, on that catalog:
 
-* ``plan_slice``: choosing today's slice (damaged, never checked, overdue, then the oldest);
+* ``plan_slice``: choosing and queueing today's slice (damaged, never checked, overdue, then
+  the oldest), once on the generated catalog (1 % overdue: the mandatory copies alone fill
+  the day's quota) and once with a 120-day window (few mandatory copies: the quota is filled
+  with the least recently checked);
 * ``claim``: a worker claiming its next batch (``FOR UPDATE SKIP LOCKED`` + lease);
 * ``build_report`` and its HTML rendering.
 
@@ -131,6 +134,20 @@ def _events(cur, ids: list[str], replicas: list[tuple]) -> int:  # type: ignore[
     return len(rows)
 
 
+def _with_window(repo, days: int):  # type: ignore[no-untyped-def]
+    """The same catalog planned with another ``fixity.verify_every_days``."""
+    from repository.context import open_repository
+
+    policy = repo.settings.policies_dir / "schedules.yaml"
+    text = policy.read_text(encoding="utf-8")
+    policy.write_text(text.replace("verify_every_days: 90", f"verify_every_days: {days}"),
+                      encoding="utf-8")
+    try:
+        return open_repository(settings=repo.settings)
+    finally:
+        policy.write_text(text, encoding="utf-8")
+
+
 def timed(repeat: int, fn) -> tuple[float, object]:  # type: ignore[no-untyped-def]
     times, out = [], None
     for _ in range(repeat):
@@ -148,10 +165,10 @@ def main() -> None:
     parser.add_argument("--database-url", help="an empty PostgreSQL database to fill")
     args = parser.parse_args()
     import psycopg
-    from sqlalchemy import update
+    from sqlalchemy import delete
 
     from repository.audit_queue import claim, plan_slice
-    from repository.catalog.models import Location, Replica
+    from repository.catalog.models import Location, QueuedCopy
     from repository.checkpoints import write_checkpoint
     from repository.config import load_settings
     from repository.context import open_repository
@@ -177,24 +194,31 @@ def main() -> None:
         checkpoint_s, _ = timed(1, lambda: write_checkpoint(repo))
         print(f"generated {made} in {made['generate_s']} s", file=sys.stderr)
 
-        def plan_once() -> dict:
-            with repo.catalog.session() as session:  # undo the previous repetition's slice
-                session.execute(update(Replica).where(Replica.queued_at.is_not(None))
-                                .values(queued_at=None))
+        def plan_once(planner) -> dict:  # type: ignore[no-untyped-def]
+            with planner.catalog.session() as session:  # undo the previous repetition's slice
+                session.execute(delete(QueuedCopy))
             begin = time.perf_counter()
-            out = plan_slice(repo)
+            out = plan_slice(planner)
             out["seconds"] = time.perf_counter() - begin
             return out
 
-        plans = [plan_once() for _ in range(args.repeat)]
+        plans = [plan_once(repo) for _ in range(args.repeat)]
         claim_s, _ = timed(max(args.repeat, 20), lambda: claim(repo, "bench", 8))
         report_s, report = timed(args.repeat, lambda: build_report(repo))
         html_s, html = timed(args.repeat, lambda: render(report, "html"))
+        wide = _with_window(repo, 120)
+        fills = [plan_once(wide) for _ in range(args.repeat)]
+        wide.close()
         repo.close()
     result = {
         **made, "checkpoint_s": round(checkpoint_s, 2),
-        "slice_copies": plans[0]["queued"],
+        "slice_copies": plans[0]["queued"], "slice_mandatory": plans[0]["mandatory"],
         "plan_slice_ms": round(statistics.median(p["seconds"] for p in plans) * 1000, 1),
+        "plan_slice_ms_all": [round(p["seconds"] * 1000, 1) for p in plans],
+        "window_120d_slice_copies": fills[0]["queued"],
+        "window_120d_mandatory": fills[0]["mandatory"],
+        "window_120d_plan_slice_ms": round(
+            statistics.median(p["seconds"] for p in fills) * 1000, 1),
         "claim_next_batch_ms": round(claim_s * 1000, 1), "target_batch_ms": 100,
         "report_s": round(report_s, 2), "report_html_s": round(html_s, 2),
         "report_html_bytes": len(io.StringIO(html).getvalue().encode()), "target_report_s": 10,

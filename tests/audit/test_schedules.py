@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from policies.loader import load_policies
 from repository import events
 from repository.audit_queue import claim, plan_slice
-from repository.catalog.models import Event, Location, Replica
+from repository.catalog.models import Event, Location, QueuedCopy, Replica
 from repository.context import Repository, open_repository
 from repository.errors import ConfigError
 from tests.helpers.holdings import set_checked, synthetic_holding
@@ -33,7 +33,8 @@ def _with_window(khoso, days: int) -> Repository:  # type: ignore[no-untyped-def
 def _queued(repo: Repository) -> set[tuple[str, str]]:
     with repo.catalog.session() as session:
         return set(session.execute(select(Replica.aip_id, Location.name).join(Location)
-                                   .where(Replica.queued_at.is_not(None))).all())
+                                   .join(QueuedCopy, QueuedCopy.replica_id == Replica.id))
+                   .all())
 
 
 def test_daily_slice_takes_damaged_never_and_overdue_first_then_the_oldest(khoso, repo) -> None:  # type: ignore[no-untyped-def]
