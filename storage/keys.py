@@ -15,6 +15,7 @@ appear in any location (docs/design.md, "Keys").
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 
 from storage.errors import InvalidKey
@@ -22,6 +23,11 @@ from storage.errors import InvalidKey
 MAX_KEY_BYTES = 1000
 MAX_COMPONENT_BYTES = 240
 HASHED_DIR = "~h"
+# Unicode general categories Cc (control: U+0000–U+001F, U+007F–U+009F, fixed by the
+# standard's stability policy) and Cs (surrogates, U+D800–U+DFFF): one regex search instead
+# of a unicodedata lookup per character (check_key runs three times per object copied).
+# tests/storage/test_keys.py checks it against unicodedata on arbitrary text.
+_CONTROL_OR_SURROGATE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def aip_prefix(aip_id: str, version: int = 1) -> str:
@@ -52,6 +58,11 @@ def object_key(prefix: str, logical_path: str, *, opaque: bool = False) -> str:
 
 def check_key(key: str) -> str:
     """Refuse anything that could escape a location or that a backend cannot store."""
+    if key and key[0] != "/" and key[-1] != "/" \
+            and _CONTROL_OR_SURROGATE.search(key) is None \
+            and (len(key) <= 256 or len(key.encode("utf-8")) <= 1024) \
+            and not {"", ".", ".."} & set(key.split("/")):
+        return key  # the common case, decided at once (a character is at most 4 bytes)
     if not key or key.startswith("/") or key.endswith("/"):
         raise InvalidKey(key=key, reason="empty, or a leading or trailing '/'")
     encoded = key.encode("utf-8", "surrogatepass")

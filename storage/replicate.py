@@ -16,7 +16,7 @@ from typing import BinaryIO
 from repository.errors import BackendUnavailable, KhosoError
 from storage.backend import Backend
 from storage.errors import ObjectMissing, StorageError
-from storage.fixity import HashingReader, hash_stream
+from storage.fixity import hash_stream
 
 OK, MISSING, CORRUPT, UNREADABLE = "ok", "missing", "corrupt", "unreadable"
 
@@ -99,26 +99,21 @@ class _SourceFailed(Exception):
 
 
 class _SourceReader:
-    """The source stream, hashed, with its failures told apart from the target's."""
+    """The source stream, with its failures told apart from the target's. Not hashed here:
+    the target's ``put`` returns our SHA-256 of exactly the bytes it read from it (the
+    Backend contract), so each byte is hashed once on the way in and once read back."""
 
     def __init__(self, stream: BinaryIO) -> None:
-        self._reader = HashingReader(stream)
+        self._stream = stream
 
     def read(self, n: int = -1) -> bytes:
         try:
-            return self._reader.read(n)
+            return self._stream.read(n)
         except (KhosoError, OSError) as exc:
             raise _SourceFailed(str(exc)) from exc
 
     def readable(self) -> bool:
         return True
-
-    @property
-    def size(self) -> int:
-        return self._reader.size
-
-    def hexdigest(self) -> str:
-        return self._reader.hexdigest()
 
 
 def copy_object(sources: list[Backend], target: Backend, obj: StoredObject, *,
@@ -153,8 +148,8 @@ def copy_object(sources: list[Backend], target: Backend, obj: StoredObject, *,
             continue
         try:
             with source.open(obj.key) as stream:
-                reader = _SourceReader(stream)
-                target.put(obj.key, reader, absent=listed_absent)  # type: ignore[arg-type]
+                sent = target.put(obj.key, _SourceReader(stream),  # type: ignore[arg-type]
+                                  absent=listed_absent)
         except (_SourceFailed, StorageError, BackendUnavailable, OSError) as exc:
             if _is_target(exc, target):
                 raise
@@ -163,7 +158,7 @@ def copy_object(sources: list[Backend], target: Backend, obj: StoredObject, *,
                 unreachable.add(source.location)
             failures.append(f"{source.location}: {exc}")
             continue
-        if reader.hexdigest() != obj.sha256 or reader.size != obj.size:
+        if sent.sha256 != obj.sha256 or sent.size != obj.size:
             # The source copy is damaged: what we wrote from it must not stay.
             with contextlib.suppress(KhosoError):
                 target.delete(obj.key)

@@ -18,11 +18,17 @@ orphan upload is left behind. Our SHA-256 is computed from the very chunks we se
 ``x-amz-checksum-*`` are never evidence: no local server verifies them (INFRA.md).
 
 Fast path (``storage/s3_fast.py``): on an ``http://`` endpoint reached without a proxy and
-without object lock, a PUT of at most 8 MiB and every GET are sent as single signed HTTP/1.1
-requests on pooled keep-alive connections instead of through botocore's request pipeline
-(which costs about 1.4 ms of CPU per request; every object stored costs a PUT and a GET).
-Same requests on the wire (Content-MD5 on PUT, the signed SHA-256 of the body), same bounded
-retries, same errors: botocore's exception classes, translated here by ``_error``.
+without object lock, a PUT of at most 8 MiB, every GET and HEAD and the listing are sent as
+single signed HTTP/1.1 requests on pooled keep-alive connections instead of through botocore's
+request pipeline (which costs about 1.4 ms of CPU per request; every object stored costs a PUT
+and a GET). Same requests on the wire (Content-MD5 on PUT, the signed SHA-256 of the body),
+same bounded retries, same errors: botocore's exception classes, translated here by ``_error``.
+Such a location whose credentials and region come from its own options (or the AWS credential
+and region variables) alone is opened without importing boto3 (about 0.25 s of a command's
+start-up); its client is made the first time something needs it (multipart, DELETE, bucket
+settings). Wherever a profile, a config or credentials file or another ``AWS_*`` variable
+could change the outcome, the session and client are made when the location is opened, and
+fail there, as before (``_settled_without_botocore``).
 
 S3 has no "create only if absent" that every server honours (rclone ignores If-None-Match), so
 ``put`` looks first and compares an existing object by reading it back and hashing it. That
@@ -35,18 +41,19 @@ import base64
 import contextlib
 import hashlib
 import io
+import os
+import re
+import sys
+import threading
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
-from urllib3.exceptions import HTTPError as Urllib3Error
 
 from repository.errors import KhosoError
 from storage.backend import Capabilities, ObjectInfo, PartialWrite
@@ -56,6 +63,9 @@ from storage.keys import check_key
 from storage.registry import safe_url
 from storage.s3_fast import FAST_PUT_MAX, FastS3
 from storage.s3_sign import SigV4Signer
+
+if TYPE_CHECKING:
+    from botocore.config import Config
 
 MiB = 1 << 20
 DEFAULT_THRESHOLD = 64 * MiB
@@ -70,14 +80,25 @@ _OPTIONS = _URL_PARAMS | {"profile", "aws_access_key_id", "aws_secret_access_key
                           "aws_session_token", "multipart_threshold", "multipart_chunksize",
                           "max_attempts", "object_lock_days", "object_lock_mode", "fast_path"}
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
-# Everything boto, botocore or urllib3 may raise on the wire, plus OSError from sockets.
-_TRANSPORT = (BotoCoreError, ClientError, Urllib3Error, OSError)
+_BASE_TRANSPORT: tuple[type[BaseException], ...] = (BotoCoreError, ClientError, OSError)
 _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchUpload"}
 _REFUSED = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
             "InvalidToken", "TokenRefreshRequired", "AuthorizationHeaderMalformed"}
 
 
+def _transport() -> tuple[type[BaseException], ...]:
+    """Everything boto, botocore or urllib3 may raise on the wire, plus OSError from sockets.
+
+    urllib3 comes with boto3, which the fast path does not import: until it is imported, none
+    of its errors can be raised (evaluated only when an exception is being matched).
+    """
+    urllib3 = sys.modules.get("urllib3.exceptions")
+    return (*_BASE_TRANSPORT, urllib3.HTTPError) if urllib3 is not None else _BASE_TRANSPORT
+
+
 def _config(max_attempts: int) -> Config:
+    from botocore.config import Config
+
     return Config(
         signature_version="s3v4",
         s3={"addressing_style": "path"},
@@ -123,22 +144,45 @@ class S3Backend:
                                      "GOVERNANCE or COMPLIANCE")
         self._secrets = [str(opts[k]) for k in ("aws_secret_access_key", "aws_session_token",
                                                 "aws_access_key_id") if opts.get(k)]
+        self._opts, self._attempts = opts, attempts
+        self._capabilities: Capabilities | None = None
+        self._credentials: Any = _UNRESOLVED
+        self._boto: tuple[Any, Any] | None = None  # boto3 session and client
+        self._boto_lock = threading.Lock()
+        self._settled = _settled_without_botocore(self._endpoint, opts)
+        if self._settled is None:
+            self._boto = self._open_boto3()
+        self._fast = self._fast_path(opts, attempts)
+        if self._fast is None and self._boto is None:
+            self._boto = self._open_boto3()  # every request goes through it: make it now
+
+    def _open_boto3(self) -> tuple[Any, Any]:
         try:
+            import boto3
+
+            opts = self._opts
             session = boto3.session.Session(
                 aws_access_key_id=opts.get("aws_access_key_id"),
                 aws_secret_access_key=opts.get("aws_secret_access_key"),
                 aws_session_token=opts.get("aws_session_token"),
                 profile_name=opts.get("profile"), region_name=opts.get("region"))
             # S3-compatible servers ignore the region but SigV4 needs one.
-            self._client = session.client("s3", endpoint_url=self._endpoint,
-                                          region_name=session.region_name or "us-east-1",
-                                          config=_config(attempts))
+            client = session.client("s3", endpoint_url=self._endpoint,
+                                    region_name=session.region_name or "us-east-1",
+                                    config=_config(self._attempts))
         except (BotoCoreError, ValueError) as exc:
-            raise BackendUnavailable(location=location, reason=self._scrub(str(exc))) from exc
-        self._capabilities: Capabilities | None = None
-        self._session = session
-        self._credentials: Any = _UNRESOLVED
-        self._fast = self._fast_path(opts, attempts)
+            raise BackendUnavailable(location=self.location,
+                                     reason=self._scrub(str(exc))) from exc
+        return session, client
+
+    @property
+    def _client(self) -> Any:
+        """boto3's S3 client; made on first need when the location was opened without it."""
+        if self._boto is None:
+            with self._boto_lock:
+                if self._boto is None:
+                    self._boto = self._open_boto3()
+        return self._boto[1]
 
     def _options(self, query: dict[str, str], options: dict) -> dict[str, Any]:
         for given, allowed, where in ((query, _URL_PARAMS, "URL parameter"),
@@ -186,7 +230,7 @@ class S3Backend:
             upload = self._client.create_multipart_upload(Bucket=self.bucket, Key=probe)
             self._client.abort_multipart_upload(Bucket=self.bucket, Key=probe,
                                                 UploadId=upload["UploadId"])
-        except _TRANSPORT as exc:
+        except _transport() as exc:
             error = self._error(exc, None)
             if _code(exc) in _MISSING:
                 error = BackendUnavailable(location=self.location,
@@ -219,7 +263,7 @@ class S3Backend:
                 # The whole stream is in ``body``: the reader's digest is the body's SHA-256.
                 try:
                     self._fast.put(full, body, reader.hexdigest(), _md5(body))
-                except _TRANSPORT as exc:
+                except _transport() as exc:
                     raise self._error(exc, key) from exc
             else:
                 self._call("put_object", key, Key=full, Body=body, ContentMD5=_md5(body),
@@ -235,18 +279,25 @@ class S3Backend:
         if self._fast is not None:
             try:
                 body: Any = self._fast.get(full)
-            except _TRANSPORT as exc:
+            except _transport() as exc:
                 raise self._error(exc, key) from exc
         else:
             body = self._call("get_object", key, Key=full)["Body"]
         return cast(BinaryIO, _ObjectReader(body, self, key))
 
     def stat(self, key: str) -> ObjectInfo | None:
+        full = self._full(key)
         try:
-            head = self._call("head_object", key, Key=self._full(key))
+            if self._fast is not None:
+                try:
+                    size = self._fast.head(full)["content-length"]
+                except _transport() as exc:
+                    raise self._error(exc, key) from exc
+            else:
+                size = self._call("head_object", key, Key=full)["ContentLength"]
         except ObjectMissing:
             return None
-        return ObjectInfo(key, int(head["ContentLength"]))
+        return ObjectInfo(key, int(size))
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         if prefix:
@@ -270,7 +321,7 @@ class S3Backend:
                 for up in page.get("Uploads", []):
                     yield PartialWrite(f"{up['Key'][len(base):]}?uploadId={up['UploadId']}",
                                        up.get("Initiated"))
-        except _TRANSPORT as exc:
+        except _transport() as exc:
             raise self._error(exc, None) from exc
 
     def discard_partial(self, partial: PartialWrite) -> None:
@@ -293,14 +344,19 @@ class S3Backend:
                 or endpoint.path not in ("", "/") or not endpoint.hostname \
                 or _proxied(endpoint.hostname):
             return None
-        signer = SigV4Signer(self._frozen_credentials, self._client.meta.region_name)
+        region = self._settled.region if self._settled is not None \
+            else self._client.meta.region_name
+        signer = SigV4Signer(self._frozen_credentials, region)
         return FastS3(f"http://{endpoint.netloc}", self.bucket, signer, attempts=attempts)
 
     def _frozen_credentials(self) -> Any:
         """The session's credentials, resolved once as the boto3 client did (so a location
         without any fails the same way), frozen per request so refreshable ones stay fresh."""
+        if self._settled is not None:
+            return self._settled.credentials
         if self._credentials is _UNRESOLVED:
-            self._credentials = self._session.get_credentials()
+            assert self._boto is not None
+            self._credentials = self._boto[0].get_credentials()
         if self._credentials is None:
             raise NoCredentialsError()
         return self._credentials.get_frozen_credentials()
@@ -338,10 +394,17 @@ class S3Backend:
     def _call(self, operation: str, key: str | None, **params: Any) -> Any:
         try:
             return getattr(self._client, operation)(Bucket=self.bucket, **params)
-        except _TRANSPORT as exc:
+        except _transport() as exc:
             raise self._error(exc, key) from exc
 
     def _list(self, base: str, full_prefix: str) -> Iterator[ObjectInfo]:
+        if self._fast is not None:
+            try:
+                for key, size, modified in self._fast.list(full_prefix):
+                    yield ObjectInfo(key[len(base):], size, modified=_timestamp(modified))
+            except (*_transport(), ValueError) as exc:  # ValueError: a listing not S3's XML
+                raise self._error(exc, None) from exc
+            return
         pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
                                                                         Prefix=full_prefix)
         try:
@@ -349,7 +412,7 @@ class S3Backend:
                 for item in page.get("Contents", []):
                     yield ObjectInfo(item["Key"][len(base):], int(item["Size"]),
                                      modified=item.get("LastModified"))
-        except _TRANSPORT as exc:
+        except _transport() as exc:
             raise self._error(exc, None) from exc
 
     def _read_part(self, reader: HashingReader, key: str) -> bytes:
@@ -383,7 +446,7 @@ class S3Backend:
                        MultipartUpload={"Parts": parts})
         except BaseException:
             # Abort even on Ctrl-C; a failed abort must not hide the original error.
-            with contextlib.suppress(*_TRANSPORT):
+            with contextlib.suppress(*_transport()):
                 self._client.abort_multipart_upload(Bucket=self.bucket, Key=full,
                                                     UploadId=upload_id)
             raise
@@ -420,7 +483,7 @@ class S3Backend:
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             return {} if status in (400, 404, 405, 501) else None
-        except _TRANSPORT:
+        except _transport():
             return None
 
     def _error(self, exc: BaseException, key: str | None) -> KhosoError:
@@ -477,7 +540,7 @@ class _ObjectReader(io.RawIOBase):
     def read(self, size: int | None = -1) -> bytes:
         try:
             return self._body.read(None if size is None or size < 0 else size)
-        except _TRANSPORT as exc:
+        except _transport() as exc:
             raise self._backend._error(exc, self._key) from exc
 
     def readall(self) -> bytes:
@@ -490,12 +553,80 @@ class _ObjectReader(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed:
-            with contextlib.suppress(*_TRANSPORT):
+            with contextlib.suppress(*_transport()):
                 self._body.close()
         super().close()
 
 
 _UNRESOLVED = object()
+_ENV_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# The AWS variables that cannot change what a fast-path location with credentials gets: the CA
+# bundle only matters to https (never the fast path); the credentials file and the instance
+# metadata are asked only when no credentials were given (the files' content is checked
+# below); the region is read here as botocore reads it.
+_ENV_KNOWN = {*_ENV_CREDENTIALS, "AWS_CA_BUNDLE", "AWS_CONFIG_FILE",
+              "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED", "AWS_DEFAULT_REGION"}
+# botocore's own checks when it makes a client (botocore.utils.is_valid_endpoint_url and
+# validate_region_name): a location they would refuse is opened through botocore, which
+# refuses it as before.
+_HOST_LABELS = re.compile(r"^((?!-)[A-Z\d-]{1,63}(?<!-)\.)*((?!-)[A-Z\d-]{1,63}(?<!-))$",
+                          re.IGNORECASE)
+_REGION = re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{,63}(?<!-)$")
+
+
+class _Credentials(NamedTuple):
+    """Static credentials, as botocore's frozen ones (what the signer reads)."""
+
+    access_key: str
+    secret_key: str
+    token: str | None
+
+
+class _Settled(NamedTuple):
+    credentials: _Credentials
+    region: str
+
+
+def _settled_without_botocore(endpoint: str | None, opts: dict[str, Any]) -> _Settled | None:
+    """Credentials and region when this location's options (or the AWS credential and region
+    variables) decide them alone, exactly as boto3 would, so opening it needs no boto3; None
+    whenever anything else could count (a profile, another ``AWS_*`` variable, a config or
+    credentials file with content) or botocore could refuse them."""
+    if opts.get("profile") or not endpoint or set("\t\r\n") & set(endpoint):
+        return None
+    host = urlsplit(endpoint).hostname
+    if not host or len(host) > 255 or not _HOST_LABELS.match(host.removesuffix(".")):
+        return None
+    env = os.environ
+    if any(name.startswith("AWS_") and name not in _ENV_KNOWN for name in env):
+        return None
+    for variable, default in (("AWS_CONFIG_FILE", "~/.aws/config"),
+                              ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")):
+        path = os.path.expandvars(os.path.expanduser(env.get(variable, default)))
+        if os.path.isfile(path) and os.path.getsize(path) > 0:  # botocore reads only files
+            return None
+    # boto3: the region option when given (even empty), else AWS_DEFAULT_REGION; we add the
+    # default when neither says one.
+    region = str(opts["region"] if opts.get("region") is not None
+                 else env.get("AWS_DEFAULT_REGION") or "") or "us-east-1"
+    if not _REGION.match(region):
+        return None
+    names = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+    given = [opts.get(name) for name in names]
+    # boto3: any credential option makes the options the credentials; else the environment's
+    # AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN come first (EnvProvider).
+    key, secret, token = given if any(given) else [env.get(n) for n in _ENV_CREDENTIALS]
+    if not key or not secret:
+        return None  # partial or none: botocore decides (and names what is missing)
+    return _Settled(_Credentials(str(key), str(secret), str(token) if token else None), region)
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    """LastModified of a listing (ISO 8601, as botocore parses it: timezone-aware)."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _proxied(host: str) -> bool:

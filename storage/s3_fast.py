@@ -1,11 +1,13 @@
-"""The fast path of ``s3://`` locations: PUT of a small object and GET of any object, each one
-HTTP/1.1 request on a pooled keep-alive connection, signed by :mod:`storage.s3_sign`.
+"""The fast path of ``s3://`` locations: PUT of a small object, GET and HEAD of any object and
+LIST (ListObjectsV2), each one HTTP/1.1 request on a pooled keep-alive connection, signed by
+:mod:`storage.s3_sign`.
 
 Why (measured, docs/benchmarks.md): botocore spends about 1.4 ms of CPU per request under the
 GIL, and every object khoso stores costs two requests (the PUT, then the GET whose bytes we
 hash ourselves: issue 4, "every write verified by reading back"). Here a PUT or a GET costs
-about 0.15 ms. Everything else stays with boto3 in ``storage/s3.py``: multipart uploads,
-listing, HEAD, DELETE, object lock, bucket settings; and so do ``https`` endpoints and
+about 0.15 ms, and a command that only needs these requests never imports boto3 nor builds
+its client (about 0.25 s of start-up). Everything else stays with boto3 in ``storage/s3.py``:
+multipart uploads, DELETE, object lock, bucket settings; and so do ``https`` endpoints and
 endpoints behind a proxy (their TLS and proxy settings are botocore's to honour).
 
 Errors are raised as botocore's own exception classes (``ClientError`` carrying the server's
@@ -21,6 +23,7 @@ A GET is retried only until its body starts to stream.
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import os
 import random
@@ -28,10 +31,11 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.client import responses
 from typing import BinaryIO
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote_plus, urlsplit
+from xml.etree import ElementTree
 
 from botocore.exceptions import (
     ClientError,
@@ -39,16 +43,18 @@ from botocore.exceptions import (
     EndpointConnectionError,
     HTTPClientError,
     IncompleteReadError,
+    PaginationError,
     ReadTimeoutError,
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from storage.s3_sign import EMPTY_SHA256, SigV4Signer
+from storage.s3_sign import EMPTY_SHA256, SigV4Signer, canonical_query
 
 FAST_PUT_MAX = 8 << 20  # larger single PUTs go through boto3 (Expect: 100-continue)
 _LINE_MAX = 64 << 10  # a status or header line longer than this is not an S3 server's
 _HEADERS_MAX = 200
 _ERROR_BODY_MAX = 64 << 10
+_LIST_BODY_MAX = 64 << 20  # one page of at most 1,000 keys is far smaller
 _IDLE_MAX = 32
 _TRANSIENT_STATUS = {500, 502, 503, 504}
 _TRANSIENT_CODES = {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"}
@@ -95,19 +101,53 @@ class FastS3:
         """The object's bytes, streamed on demand (``read(n)`` until ``b""``)."""
         return self._send("GET", key, {}, None, EMPTY_SHA256, "GetObject")
 
+    def head(self, key: str) -> dict[str, str]:
+        """The object's response headers (``content-length`` is its size)."""
+        return self._send("HEAD", key, {}, None, EMPTY_SHA256, "HeadObject").headers
+
+    def list(self, prefix: str) -> Iterator[tuple[str, int, str | None]]:
+        """(key, size, LastModified as sent) of every object whose key starts with ``prefix``:
+        ListObjectsV2 page by page, as botocore's paginator asks (``encoding-type=url``, keys
+        decoded only when the server says it encoded them)."""
+        token: str | None = None
+        while True:
+            params = {"list-type": "2", "prefix": prefix, "encoding-type": "url"}
+            if token is not None:
+                params["continuation-token"] = token
+            response = self._request("GET", f"/{self._bucket}", canonical_query(params), {},
+                                     None, EMPTY_SHA256, "ListObjectsV2")
+            try:
+                page = _ListPage(response.read(_LIST_BODY_MAX + 1))
+            finally:
+                response.close()  # a page too large to read leaves the rest unread: hang up
+            yield from page.objects
+            if not page.truncated:
+                return
+            if not page.next_token or page.next_token == token:
+                # botocore's paginator refuses the same (or no) token twice: no endless loop
+                raise PaginationError(message=f"the server sent continuation token "
+                                              f"{page.next_token!r} twice or none")
+            token = page.next_token
+
     def _send(self, method: str, key: str, extra: dict[str, str], body: bytes | None,
               payload_sha256: str, operation: str) -> _Body:
-        path = f"/{self._bucket}/{quote(key, safe='/~')}"
-        url = self._endpoint + path
+        return self._request(method, _object_path(self._bucket, key), "", extra, body,
+                             payload_sha256, operation)
+
+    def _request(self, method: str, path: str, query: str, extra: dict[str, str],
+                 body: bytes | None, payload_sha256: str, operation: str) -> _Body:
+        target = f"{path}?{query}" if query else path
+        url = self._endpoint + target
         attempt = 0
         while True:
             attempt += 1
             headers = {"host": self._host, "accept-encoding": "identity", **extra}
-            self._signer.sign(method, path, headers, payload_sha256)
+            self._signer.sign(method, path, headers, payload_sha256, query=query)
             if self.on_request is not None:
-                self.on_request(method, path, dict(headers))
+                self.on_request(method, target, dict(headers))
             try:
-                response = self._pool.exchange(_head(method, path, headers, body), body, url)
+                response = self._pool.exchange(_head(method, target, headers, body), body,
+                                               url, method == "HEAD")
             except _TRANSIENT_ERRORS:
                 if attempt >= self._attempts:
                     raise
@@ -123,6 +163,12 @@ class FastS3:
                 _pause(attempt, throttled)
                 continue
             raise error
+
+
+@functools.lru_cache(maxsize=1024)
+def _object_path(bucket: str, key: str) -> str:
+    """The request path of an object (percent-encoded once for its PUT and its GET)."""
+    return f"/{bucket}/{quote(key, safe='/~')}"
 
 
 def _pause(attempt: int, throttled: bool) -> None:
@@ -155,14 +201,16 @@ class _Pool:
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
-    def exchange(self, head: bytes, body: bytes | None, url: str) -> _Body:
-        """Send one request; the response's status and headers, its body still to read."""
+    def exchange(self, head: bytes, body: bytes | None, url: str,
+                 bodiless: bool = False) -> _Body:
+        """Send one request; the response's status and headers, its body still to read
+        (``bodiless``: the answer to a HEAD, which announces a length but sends nothing)."""
         conn = self._take()
         try:
-            return conn.exchange(head, body, url, self)
+            return conn.exchange(head, body, url, self, bodiless)
         except _Stale:
             self._drop_idle()  # the server restarted or timed them out: all are stale
-        return self._connect().exchange(head, body, url, self)
+        return self._connect().exchange(head, body, url, self, bodiless)
 
     def give(self, conn: _Connection) -> None:
         with self._lock:
@@ -203,7 +251,8 @@ class _Connection:
         self.rfile: BinaryIO = sock.makefile("rb")  # type: ignore[assignment]
         self.fresh = fresh
 
-    def exchange(self, head: bytes, body: bytes | None, url: str, pool: _Pool) -> _Body:
+    def exchange(self, head: bytes, body: bytes | None, url: str, pool: _Pool,
+                 bodiless: bool = False) -> _Body:
         reused, self.fresh = not self.fresh, False
         unsent: OSError | None = None
         try:
@@ -232,7 +281,7 @@ class _Connection:
                 self.close()
                 raise ConnectionClosedError(endpoint_url=url, error=unsent) from unsent
             headers["connection"] = "close"  # read what the server said, then hang up
-        return _Body(self, pool, status, version, headers, url)
+        return _Body(self, pool, status, version, headers, url, bodiless)
 
     def _read_head(self) -> tuple[int, str, dict[str, str]]:
         while True:
@@ -282,7 +331,7 @@ class _Body:
     """
 
     def __init__(self, conn: _Connection, pool: _Pool, status: int, version: str,
-                 headers: dict[str, str], url: str) -> None:
+                 headers: dict[str, str], url: str, bodiless: bool = False) -> None:
         self._conn: _Connection | None = conn
         self._pool = pool
         self._url = url
@@ -297,7 +346,8 @@ class _Body:
                 self._left = self._expected = int(headers["content-length"])
             except ValueError:
                 self._left = None
-        if status in (204, 304):
+        if status in (204, 304) or bodiless:
+            self._chunked = False
             self._left = self._expected = 0
         self._reusable = (version == "HTTP/1.1" and "close" not in headers.get("connection", "")
                           .lower() and (self._chunked or self._left is not None))
@@ -395,6 +445,38 @@ class _Body:
                             "ResponseMetadata": {"HTTPStatusCode": self.status,
                                                  "HTTPHeaders": dict(self.headers)}},
                            operation)
+
+
+class _ListPage:
+    """One ListObjectsV2 answer, read as botocore's parser and its S3 handlers read it."""
+
+    def __init__(self, body: bytes) -> None:
+        if len(body) > _LIST_BODY_MAX:
+            raise ValueError("a listing page larger than 64 MiB")
+        try:
+            root = ElementTree.fromstring(body)
+        except ElementTree.ParseError as exc:
+            raise ValueError(f"a listing that is not XML: {exc}") from exc
+        fields = {_local(child.tag): child for child in root}
+        encoded = _text(fields.get("EncodingType")) == "url"
+        self.truncated = _text(fields.get("IsTruncated")).lower() == "true"
+        self.next_token: str | None = _text(fields.get("NextContinuationToken")) or None
+        self.objects: list[tuple[str, int, str | None]] = []
+        for item in root:
+            if _local(item.tag) != "Contents":
+                continue
+            parts = {_local(child.tag): _text(child) for child in item}
+            key = parts.get("Key", "")
+            self.objects.append((unquote_plus(key) if encoded else key,
+                                 int(parts.get("Size") or 0), parts.get("LastModified")))
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]  # without the S3 namespace
+
+
+def _text(element: ElementTree.Element | None) -> str:
+    return (element.text or "") if element is not None else ""
 
 
 def _xml_text(text: str, tag: str) -> str:

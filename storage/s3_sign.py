@@ -4,8 +4,9 @@ The algorithm is AWS's ("Create a signed AWS API request", SigV4 for S3 with a s
 payload): canonical request → string to sign → HMAC-SHA256 with a key derived from the
 secret, the day, the region and the service. botocore's ``S3SigV4Auth`` does the same, but
 costs about 150 µs per request here (it builds and re-parses a request object and its URL);
-this signer only handles what the fast path sends (no query string, header values without
-line breaks) and caches the derived key per day, so it costs a few µs.
+this signer only handles what the fast path sends (header values without line breaks, a query
+string already in canonical form: see ``canonical_query``) and caches the derived key per day,
+so it costs a few µs.
 ``tests/storage/test_s3_sign.py`` proves it produces botocore's signature, header for header,
 for hostile keys; a wrong signature would anyway be refused by the server (SignatureDoesNotMatch).
 
@@ -21,9 +22,17 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def canonical_query(params: dict[str, str]) -> str:
+    """The query string as SigV4 signs it (names and values percent-encoded except the
+    unreserved characters, sorted); sent exactly so, it needs no second form."""
+    pairs = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in params.items())
+    return "&".join(f"{k}={v}" for k, v in pairs)
 
 
 class SigV4Signer:
@@ -35,11 +44,12 @@ class SigV4Signer:
         self._lock = threading.Lock()
 
     def sign(self, method: str, path: str, headers: dict[str, str], payload_sha256: str,
-             now: datetime | None = None) -> dict[str, str]:
+             now: datetime | None = None, query: str = "") -> dict[str, str]:
         """Add x-amz-date, x-amz-content-sha256, the token if any, and Authorization.
 
         ``path`` is the request path exactly as sent (already percent-encoded: S3 signs it
-        as is, without normalising); ``headers`` must hold ``host`` and use lower-case names.
+        as is, without normalising); ``query`` the query string as sent, made by
+        ``canonical_query``; ``headers`` must hold ``host`` and use lower-case names.
         """
         creds = self._credentials()
         stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
@@ -52,7 +62,7 @@ class SigV4Signer:
         signed = ";".join(names)
         # SigV4: header values trimmed, inner runs of spaces folded to one.
         canonical_headers = "".join(f"{n}:{' '.join(headers[n].split())}\n" for n in names)
-        canonical = f"{method}\n{path}\n\n{canonical_headers}\n{signed}\n{payload_sha256}"
+        canonical = f"{method}\n{path}\n{query}\n{canonical_headers}\n{signed}\n{payload_sha256}"
         scope = f"{day}/{self._region}/{self._service}/aws4_request"
         to_sign = (f"{ALGORITHM}\n{stamp}\n{scope}\n"
                    f"{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}")

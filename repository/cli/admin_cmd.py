@@ -6,13 +6,13 @@ import typer
 
 from repository.cli.common import JSON
 from repository.cli.output import emit
-from repository.config import load_settings
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def init(ctx: typer.Context, json_out: bool = JSON) -> None:
         """Create a home with default policies and one local storage location (idempotent)."""
+        from repository.config import load_settings
         from repository.home import init_home
 
         result = init_home(load_settings(ctx.obj.get("home")))

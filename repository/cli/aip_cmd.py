@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from repository.aips import list_aips, show_aip
 from repository.cli import versions_cmd
 from repository.cli.common import JSON, opened
 from repository.cli.output import emit
@@ -18,6 +17,8 @@ def register(app: typer.Typer) -> None:
     @aip.command("list")
     def list_(ctx: typer.Context, json_out: bool = JSON) -> None:
         """List AIPs."""
+        from repository.aips import list_aips
+
         with opened(ctx) as repo:
             data = list_aips(repo)
         emit(data, json_out, "\n".join(
@@ -27,6 +28,8 @@ def register(app: typer.Typer) -> None:
     @aip.command("show")
     def show(ctx: typer.Context, aip_id: str, json_out: bool = JSON) -> None:
         """Show one AIP: files, copies and events."""
+        from repository.aips import show_aip
+
         with opened(ctx) as repo:
             data = show_aip(repo, aip_id)
         lines = [f"{data['aip']}  {data['title']}",

@@ -3,15 +3,13 @@ exit codes and ``--json`` error documents (CONTRACT.md)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import traceback
 
-import click
 import typer
-from sqlalchemy.exc import DBAPIError
 
-from repository.catalog.db import CatalogUnavailable
 from repository.cli import (
     access_cmd,
     admin_cmd,
@@ -21,17 +19,16 @@ from repository.cli import (
     ingest_cmd,
     keys_cmd,
     log_cmd,
+    output,
     replicate_cmd,
     scheduler_cmd,
     serve_cmd,
     storage_cmd,
     token_cmd,
 )
-from repository.cli.output import stderr
 from repository.errors import InternalError, KhosoError, UsageError
 
-# Recent typer vendors its own click (typer._click); older ones use click itself.
-_PARSE_ERRORS: tuple[type[Exception], ...] = (click.ClickException, typer.exceptions.TyperException)
+_GC_FIRST_GENERATION = 10_000
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="khoso (kho số): a preservation repository for archive centres.")
@@ -53,6 +50,7 @@ def _fail(err: KhosoError, as_json: bool) -> int:
     if as_json:
         sys.stdout.write(json.dumps(err.as_document(), ensure_ascii=False, indent=2) + "\n")
     else:
+        stderr = output.stderr
         stderr.print(f"khoso: error: {err}", markup=False, style="bold red")
         for problem in err.details[:200]:
             stderr.print(f"  - {problem.message}", markup=False)
@@ -63,6 +61,20 @@ def _fail(err: KhosoError, as_json: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    # Loading the catalog, policy and storage libraries makes a few hundred thousand
+    # long-lived objects and next to no garbage; with CPython's default first-generation
+    # threshold (700) the cyclic collector scans them over and over (20-30 ms of a command's
+    # start-up, docs/benchmarks.md "Storage (issue 4)"). Cycles are still collected, only
+    # after 10,000 new container objects instead of 700.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], _GC_FIRST_GENERATION), *thresholds[1:])
+    try:
+        return _main(args)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _main(args: list[str]) -> int:
     as_json = "--json" in args
     try:
         # Without standalone mode click returns typer.Exit's code instead of raising it.
@@ -70,26 +82,48 @@ def main(argv: list[str] | None = None) -> int:
         return code if isinstance(code, int) else 0
     except typer.Exit as done:
         return done.exit_code
-    except (click.exceptions.Abort, typer.Abort):
+    except _click_errors("Abort", typer.Abort):
         return _fail(UsageError(reason="aborted"), as_json)
-    except _PARSE_ERRORS as exc:
+    except _click_errors("ClickException", typer.exceptions.TyperException) as exc:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         return _fail(UsageError(reason=message), as_json)
     except KhosoError as err:
         if isinstance(err, InternalError):
             traceback.print_exc()
         return _fail(err, as_json)
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            traceback.print_exc()
-            return _fail(InternalError(reason=f"{type(exc).__name__}: {exc.orig}"), as_json)
-        return _fail(CatalogUnavailable(catalog="(see KHOSO_DATABASE_URL)", attempts=1,
-                                        reason=str(exc.orig).strip()), as_json)
     except KeyboardInterrupt:
         return _fail(UsageError(reason="interrupted"), as_json)
-    except Exception as exc:  # a bug: show the traceback, keep the contract's JSON shape
+    except Exception as exc:
+        if _is_dbapi_error(exc):
+            return _fail(_catalog_error(exc), as_json)
+        # a bug: show the traceback, keep the contract's JSON shape
         traceback.print_exc()
         return _fail(InternalError(reason=f"{type(exc).__name__}: {exc}"), as_json)
+
+
+def _click_errors(name: str, ours: type[Exception]) -> tuple[type[Exception], ...]:
+    """Recent typer vendors its own click (typer._click); older ones use click itself, which
+    can only have raised anything once imported (not importing it saves start-up time)."""
+    click = sys.modules.get("click")
+    return (ours, getattr(click.exceptions, name)) if click is not None else (ours,)
+
+
+def _is_dbapi_error(exc: Exception) -> bool:
+    """A database error that reached the CLI. SQLAlchemy is imported only by commands that
+    open the catalog (start-up time), and only those can raise its errors."""
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    return sa_exc is not None and isinstance(exc, sa_exc.DBAPIError)
+
+
+def _catalog_error(exc: Exception) -> KhosoError:
+    from repository.catalog.db import CatalogUnavailable
+
+    orig = getattr(exc, "orig", None)
+    if not getattr(exc, "connection_invalidated", False):
+        traceback.print_exc()
+        return InternalError(reason=f"{type(exc).__name__}: {orig}")
+    return CatalogUnavailable(catalog="(see KHOSO_DATABASE_URL)", attempts=1,
+                              reason=str(orig).strip())
 
 
 def run() -> None:

@@ -5,17 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import TYPE_CHECKING
 
 import typer
 
-from repository.context import Repository, open_repository
 from repository.errors import UsageError
+
+if TYPE_CHECKING:
+    from repository.context import Repository
 
 JSON = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 
 
 @contextmanager
 def opened(ctx: typer.Context) -> Iterator[Repository]:
+    # Imported here, not at the top: the catalog, policies and storage stay unloaded for
+    # ``--help`` and for commands that never open the repository (CLI start-up time).
+    from repository.context import open_repository
+
     repo = open_repository(ctx.obj.get("home") if ctx.obj else None)
     try:
         yield repo

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from repository.cli.common import JSON, opened
-from repository.cli.live_progress import LiveProgress
 from repository.cli.output import emit
 from repository.errors import UsageError
 
@@ -20,6 +19,7 @@ def register(app: typer.Typer) -> None:
                   json_out: bool = JSON) -> None:
         """Bring every AIP up to the replication policy (exit 1 on a failed copy, 3 when
         policy refuses a placement)."""
+        from repository.cli.live_progress import LiveProgress
         from repository.replicate_service import replicate as run
 
         if not 1 <= workers <= 64:

@@ -10,8 +10,9 @@ from contextlib import contextmanager
 
 import typer
 
+from repository.cli import output
 from repository.cli.common import JSON, opened, progress_for
-from repository.cli.output import emit, stderr
+from repository.cli.output import emit
 
 
 @contextmanager
@@ -56,7 +57,7 @@ def register(app: typer.Typer) -> None:
             sched = Scheduler(repo)
             with _until_signalled() as stop:
                 active = sched.start()
-                stderr.print(f"scheduler {'active' if active else 'passive (standing by)'}; "
+                output.stderr.print(f"scheduler {'active' if active else 'passive (standing by)'}; "
                              "stop with Ctrl-C or SIGTERM", markup=False)
                 stop.wait()
             sched.stop()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from repository.config import load_settings
-
 
 def register(app: typer.Typer) -> None:
     @app.command()
@@ -19,6 +17,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from repository.api.app import create_app
+        from repository.config import load_settings
 
         settings = load_settings(ctx.obj.get("home"))
         settings.require_initialised()

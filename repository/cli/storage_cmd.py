@@ -7,7 +7,6 @@ import typer
 from repository.cli.common import JSON, opened
 from repository.cli.output import emit
 from repository.errors import UsageError
-from repository.locations import add_location, list_locations
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
@@ -30,6 +29,8 @@ def register(app: typer.Typer) -> None:
             option: list[str] = typer.Option([], "--option", help="key=value (repeatable)."),
             json_out: bool = JSON) -> None:
         """Add a storage location (file:///abs/path or s3://bucket/prefix?endpoint_url=…)."""
+        from repository.locations import add_location
+
         with opened(ctx) as repo:
             loc = add_location(repo, name, url, _options(option))
         emit(loc, json_out, f"added location {loc['name']} at {loc['url']}")
@@ -37,6 +38,8 @@ def register(app: typer.Typer) -> None:
     @storage.command("list")
     def list_(ctx: typer.Context, json_out: bool = JSON) -> None:
         """List storage locations."""
+        from repository.locations import list_locations
+
         with opened(ctx) as repo:
             locs = list_locations(repo)
         emit({"locations": locs}, json_out, "\n".join(

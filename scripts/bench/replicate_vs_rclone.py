@@ -6,16 +6,19 @@ AIP's copy in the home's local location are what rclone copies, so both tools mo
 files. khoso does more per file: it streams and hashes each object, PUTs it with
 Content-MD5, then GETs it back and hashes it again before the copy is recorded (rclone
 checks the server's MD5/ETag only). Both are timed as whole commands (start-up included).
-khoso runs twice: as locations are opened by default (small PUTs and GETs on the fast path,
-storage/s3_fast.py) and, to a second location with ``fast_path=false``, through boto3 only.
-rclone runs three times: with its defaults (--transfers 4 --checkers 8), with as many
-transfers as khoso has workers, and with its defaults followed by ``rclone check --download``
-(which reads every object back and compares bytes: the same proof khoso gives before it
-records a copy). Each run also reports the CPU seconds of the command and of the S3 server
-(the machine has two cores: they share them). Target: files/s of khoso >= files/s of rclone
-copy (ratio >= 1).
+khoso runs as locations are opened by default (small PUTs and GETs on the fast path,
+storage/s3_fast.py): ``khoso replicate --to`` a new location each round; and once, to a
+location with ``fast_path=false``, through boto3 only. rclone runs with its defaults
+(--transfers 4 --checkers 8), with as many transfers as khoso has workers, and with its
+defaults followed by ``rclone check --download`` (which reads every object back and compares
+bytes: the same proof khoso gives before it records a copy). Every round writes to fresh
+buckets of the same server (same flags for both tools), and rounds alternate which tool goes
+first, so neither always meets a fresher server. Each run also reports the CPU seconds of the
+command and of the S3 server (the machine has two cores: they share them). Target: files/s
+of khoso >= files/s of rclone copy (ratio >= 1, per round, measured in the same round).
 
     .venv/bin/python scripts/bench/replicate_vs_rclone.py [--files 2000] [--workers 8]
+        [--rounds 3]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import json
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from common import VENV_BIN, make_small_files  # noqa: E402
-from loopback_s3 import AKID, SECRET, serve  # noqa: E402
+from loopback_s3 import AKID, SECRET, Server, serve  # noqa: E402
 
 KHOSO = str(VENV_BIN / "khoso")
 
@@ -49,7 +53,7 @@ def khoso(home: Path, *args: str) -> str:
     return done.stdout
 
 
-CPU: dict[str, dict[str, float]] = {}
+CPU: dict[str, list[dict[str, float]]] = {}
 
 
 def children_cpu() -> float:
@@ -79,9 +83,10 @@ def timed_run(cmd: list[str], env: dict[str, str], label: str = "", port: str = 
         raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr[-2000:]}")
     if label:
         after = server_cpu(port) if port else None
-        CPU[label] = {"command": round(children_cpu() - cpu, 2)}
+        used = {"command": round(children_cpu() - cpu, 2)}
         if served is not None and after is not None:
-            CPU[label]["s3 server"] = round(after - served, 2)
+            used["s3 server"] = round(after - served, 2)
+        CPU.setdefault(label, []).append(used)
     return elapsed
 
 
@@ -104,7 +109,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    runs: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="khoso-bench-repl-") as tmp:
         work = Path(tmp)
         home, aip, objects = prepare(work, args.files)
@@ -113,46 +120,67 @@ def main() -> None:
             env = server.rclone_env()
             port = server.endpoint.rpartition(":")[2]
             # Every bucket before the first request: rclone caches the listing of its root.
-            buckets = [server.bucket(name) for name in ("s3", "s3-boto3", "rclone1", "rclone2")]
-            for name, fast in (("s3", "true"), ("s3-boto3", "false")):
+            for name in [f"{kind}-{n}" for n in range(args.rounds)
+                         for kind in ("s3", "rclone1", "rclone2")] + ["s3-boto3"]:
+                server.bucket(name)
+            locations = [f"s3-{n}" for n in range(args.rounds)]
+            for name, fast in [(name, "true") for name in locations] + [("s3-boto3", "false")]:
                 khoso(home, "storage", "add", name,
                       f"s3://{name}/repo?endpoint_url={server.endpoint}",
                       "--option", f"aws_access_key_id={AKID}",
                       "--option", f"aws_secret_access_key={SECRET}",
                       "--option", f"fast_path={fast}")
-            runs = {}
             khoso_env = {"KHOSO_HOME": str(home)}
-            runs["khoso replicate"] = timed_run(
-                [KHOSO, "replicate", "--workers", str(args.workers), "--json"], khoso_env,
-                "khoso replicate", port)
+            ratios = []
+            for n in range(args.rounds):
+                order = [_khoso_run, _rclone_runs] if n % 2 == 0 else [_rclone_runs, _khoso_run]
+                for step in order:
+                    step(runs, n, args.workers, khoso_env, env, server, source, port)
+                ratios.append(round(runs["rclone copy (defaults)"][n]
+                                    / runs["khoso replicate"][n], 2))
+                print(f"round {n + 1}: khoso ÷ rclone copy = {ratios[-1]} "
+                      f"(load average {os.getloadavg()[0]:.1f})", file=sys.stderr)
             label = "khoso replicate (fast_path=false)"
-            runs[label] = timed_run([KHOSO, "replicate", "--to", "s3-boto3", "--workers",
-                                     str(args.workers), "--json"], khoso_env, label, port)
-            for label, extra in (("rclone copy (defaults)", []),
-                                 (f"rclone copy --transfers {args.workers}",
-                                  ["--transfers", str(args.workers)])):
-                bucket = buckets[len(runs)]
-                runs[label] = timed_run([server.rclone, "copy", "--config", os.devnull,
-                                         str(source), f"bench:{bucket}/repo", *extra], env,
-                                        label, port)
-            label = "rclone check --download"
-            runs["rclone copy + check --download"] = runs["rclone copy (defaults)"] + timed_run(
-                [server.rclone, "check", "--download", "--config", os.devnull, str(source),
-                 "bench:rclone2/repo"], env, label, port)
-        for bucket in ("s3", "s3-boto3"):
+            runs[label] = [timed_run([KHOSO, "replicate", "--to", "s3-boto3", "--workers",
+                                      str(args.workers), "--json"], khoso_env, label, port)]
+        for bucket in [f"s3-{n}" for n in range(args.rounds)] + ["s3-boto3"]:
             copied = sum(1 for p in (work / "s3" / bucket).rglob("*") if p.is_file())
             assert copied == objects, f"khoso stored {copied} objects, the AIP has {objects}"
-    rates = {label: objects / seconds for label, seconds in runs.items()}
-    base = rates["khoso replicate"]
+    median = {label: statistics.median(seconds) for label, seconds in runs.items()}
     print(json.dumps({
-        "objects": objects, "workers": args.workers,
-        "seconds": {k: round(v, 2) for k, v in runs.items()},
-        "files_per_second": {k: round(v, 1) for k, v in rates.items()},
+        "objects": objects, "workers": args.workers, "rounds": args.rounds,
+        "seconds": {k: [round(s, 2) for s in v] for k, v in runs.items()},
+        "files_per_second_median": {k: round(objects / v, 1) for k, v in median.items()},
         "cpu_seconds": CPU,
-        "ratio_khoso_to": {k: round(base / v, 2) for k, v in rates.items()
-                           if k != "khoso replicate"},
-        "target": "ratio_khoso_to['rclone copy (defaults)'] >= 1.0",
+        "ratio_khoso_to_rclone_copy_per_round": ratios,
+        "ratio_khoso_to_median": {k: round(median[k] / median["khoso replicate"], 2)
+                                  for k in median if k != "khoso replicate"},
+        "target": "ratio_khoso_to_rclone_copy_per_round >= 1.0",
     }, indent=2))
+
+
+def _khoso_run(runs: dict[str, list[float]], n: int, workers: int, khoso_env: dict[str, str],
+               env: dict[str, str], server: Server, source: Path, port: str) -> None:
+    label = "khoso replicate"
+    runs.setdefault(label, []).append(timed_run(
+        [KHOSO, "replicate", "--to", f"s3-{n}", "--workers", str(workers), "--json"],
+        khoso_env, label, port))
+
+
+def _rclone_runs(runs: dict[str, list[float]], n: int, workers: int, khoso_env: dict[str, str],
+                 env: dict[str, str], server: Server, source: Path, port: str) -> None:
+    rclone = server.rclone
+    for label, bucket, extra in (("rclone copy (defaults)", f"rclone1-{n}", []),
+                                 (f"rclone copy --transfers {workers}", f"rclone2-{n}",
+                                  ["--transfers", str(workers)])):
+        runs.setdefault(label, []).append(timed_run(
+            [rclone, "copy", "--config", os.devnull, str(source), f"bench:{bucket}/repo",
+             *extra], env, label, port))
+    label = "rclone check --download"
+    runs.setdefault("rclone copy + check --download", []).append(
+        runs["rclone copy (defaults)"][-1] + timed_run(
+            [rclone, "check", "--download", "--config", os.devnull, str(source),
+             f"bench:rclone1-{n}/repo"], env, label, port))
 
 
 if __name__ == "__main__":

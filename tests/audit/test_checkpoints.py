@@ -162,3 +162,34 @@ def test_standalone_ed25519_matches_rfc8032_and_cryptography() -> None:
     message = "Nhật ký sự kiện".encode()
     assert ed25519_verify(raw, message, key.sign(message))
     assert not ed25519_verify(raw, message + b".", key.sign(message))
+
+
+def test_processes_racing_to_make_the_key_all_get_one_whole_key(tmp_path: Path) -> None:
+    # Workers on one home may all find no key and make one at once: every one of them must
+    # end with the same, complete key (a half-written file used to give MalformedFraming).
+    import multiprocessing
+
+    from cryptography.hazmat.primitives import serialization
+
+    path = tmp_path / "keys" / "checkpoint.pem"
+    context = multiprocessing.get_context("fork")
+    with context.Pool(6) as pool:
+        publics = pool.map(_public_of_created_key, [path] * 24)
+    assert len(set(publics)) == 1
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    assert _raw_public(loaded) == publics[0]
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["checkpoint.pem"]  # no temporary left
+
+
+def _raw_public(key) -> bytes:  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_key().public_bytes(serialization.Encoding.Raw,
+                                         serialization.PublicFormat.Raw)
+
+
+def _public_of_created_key(path: Path) -> bytes:
+    from repository.checkpoints import _create_key
+
+    return _raw_public(_create_key(path))

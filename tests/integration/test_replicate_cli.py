@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -182,3 +185,27 @@ def test_replicate_many_small_files_to_s3(home, tmp_path: Path, rclone_s3,  # no
     stored = files_under(rclone_s3.root / s3_bucket / "khoso" / aip.replace(":", "_"))
     assert stored == _objects(location_roots(home.home)["local"], aip)
     assert violations(home.home) == []
+
+
+@pytest.mark.s3
+def test_replicate_to_s3_as_a_command_loads_neither_boto3_nor_alembic(
+        home, tmp_path: Path, rclone_s3, s3_bucket: str) -> None:  # noqa: F811
+    """The whole command in a fresh interpreter, as operators run it: the copy is made and
+    verified through the fast path, and the start-up never paid for boto3 (client and
+    import), Alembic (the catalog is at its head) or rich (stderr is no terminal)."""
+    aip = _ingest(home, many_files(tmp_path / "in" / "a", 6, size=300))
+    home.ok("storage", "add", "s3", f"s3://{s3_bucket}/khoso?endpoint_url={rclone_s3.endpoint}",
+            "--option", f"aws_access_key_id={AKID}", "--option",
+            f"aws_secret_access_key={SECRET}")
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                           "from repository.cli.app import run; run()", "replicate", "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (added,) = json.loads(done.stdout)["added"]
+    assert added["location"] == "s3" and added["copied"] == added["objects"]
+    stored = files_under(rclone_s3.root / s3_bucket / "khoso" / aip.replace(":", "_"))
+    assert stored == _objects(location_roots(home.home)["local"], aip)
+    loaded = {line.rpartition("|")[2].strip().split(".")[0]
+              for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert {"sqlalchemy", "storage"} <= loaded
+    assert {"boto3", "s3transfer", "urllib3", "alembic", "rich"} & loaded == set()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import unicodedata
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -115,6 +116,44 @@ def test_a_component_of_exactly_240_bytes_is_kept_and_241_is_hashed() -> None:
     assert len(kept.encode()) == MAX_COMPONENT_BYTES
     assert object_key("aip", f"data/{kept}") == f"aip/data/{kept}"
     assert object_key("aip", f"data/{kept}a").startswith(f"aip/{HASHED_DIR}/")
+
+
+def reference_check_key(key: str) -> str:
+    """check_key as first written (a unicodedata lookup per character): the definition the
+    faster one must keep, refusal for refusal and reason for reason."""
+    if not key or key.startswith("/") or key.endswith("/"):
+        raise InvalidKey(key=key, reason="empty, or a leading or trailing '/'")
+    encoded = key.encode("utf-8", "surrogatepass")
+    if len(encoded) > 1024:
+        raise InvalidKey(key=key[:80] + "…", reason=f"{len(encoded)} bytes (at most 1,024)")
+    for part in key.split("/"):
+        if part in ("", ".", ".."):
+            raise InvalidKey(key=key, reason="contains an empty, '.' or '..' component")
+        if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in part):
+            raise InvalidKey(key=key, reason="contains a control character")
+    return key
+
+
+def outcome(check: Callable[[str], str], key: str) -> str:
+    try:
+        return f"ok {check(key)}"
+    except InvalidKey as exc:
+        return f"refused {exc}"
+
+
+hostile_keys = st.one_of(
+    st.lists(component, min_size=1, max_size=8).map("/".join),
+    st.text(max_size=300),  # any code point, surrogates and controls included
+    st.text(alphabet=st.sampled_from("/.ệ\x00\x1f\x7f\x9f\ud800\udfffa"), max_size=40),
+    st.integers(250, 1100).map(lambda n: "ệ/" * (n // 2)),  # around the 1,024-byte limit
+    st.integers(250, 1100).map(lambda n: "a" * n),
+)
+
+
+@CI
+@given(hostile_keys)
+def test_check_key_decides_every_key_as_its_reference_definition(key: str) -> None:
+    assert outcome(check_key, key) == outcome(reference_check_key, key)
 
 
 @pytest.mark.parametrize("key", ["", "/", "/a", "a/", "a//b", ".", "..", "a/./b", "a/../b",

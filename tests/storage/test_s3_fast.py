@@ -14,7 +14,12 @@ import base64
 import hashlib
 import http.server
 import io
+import json
+import os
+import subprocess
+import sys
 import threading
+import unicodedata
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -192,7 +197,7 @@ def stand_in() -> Iterator[tuple[str, list[Answer], list[str]]]:
             seen.append(f"{self.command} {self.path} from {self.client_address[1]}")
             answers.pop(0)(self)
 
-        do_GET = do_PUT = _any
+        do_GET = do_PUT = do_HEAD = _any
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
@@ -340,3 +345,177 @@ def test_objects_written_on_one_path_read_the_same_on_the_other(rclone_s3: Any,
         assert fast.open(key).read() == slow.open(key).read() == body
     admin = admin_client(rclone_s3.endpoint)
     assert len(admin.list_objects_v2(Bucket=s3_bucket)["Contents"]) == len(data)
+
+
+# -- listing, HEAD, and opening without boto3 -------------------------------------------------
+
+HOSTILE_KEYS = ["data/Tài liệu/Quyết định số 1.pdf",
+                "data/" + unicodedata.normalize("NFD", "Tài liệu") + "/a b.txt",
+                "data/a+b=c&d;e.txt", "data/100%/~h/x", "data/[1] (2)'3'!*@$,.txt",
+                "tagmanifest-sha256.txt"]
+
+
+def test_listing_and_stat_on_the_fast_path_agree_with_boto3(rclone_s3: Any,
+                                                             s3_bucket: str) -> None:
+    url = f"s3://{s3_bucket}/p?endpoint_url={rclone_s3.endpoint}"
+    fast = S3Backend("fast", url, CREDENTIALS)
+    slow = S3Backend("slow", url, {**CREDENTIALS, "fast_path": "false"})
+    on_the_wire: list[str] = []
+    assert fast._fast is not None
+    fast._fast.on_request = lambda method, path, headers: on_the_wire.append(method)
+    for n, key in enumerate(HOSTILE_KEYS):
+        fast.put(f"aip-1/{key}", io.BytesIO(b"x" * (n + 1)))  # not absent: HEAD, then PUT
+    fast.put("aip-10/other.txt", io.BytesIO(b"elsewhere"), absent=True)
+    for prefix in ("aip-1/", "aip-1/data/Tài", "aip-1/data/a+b", "aip-1/data/100%", "aip-", ""):
+        listed_fast = sorted(fast.list(prefix), key=lambda o: o.key)
+        listed_slow = sorted(slow.list(prefix), key=lambda o: o.key)
+        assert [(o.key, o.size) for o in listed_fast] == [(o.key, o.size) for o in listed_slow]
+        assert listed_fast
+        for a, b in zip(listed_fast, listed_slow, strict=True):
+            assert a.modified == b.modified and a.modified is not None
+    assert {o.key for o in fast.list("aip-1/")} == {f"aip-1/{k}" for k in HOSTILE_KEYS}
+    for n, key in enumerate(HOSTILE_KEYS):
+        assert fast.stat(f"aip-1/{key}") == slow.stat(f"aip-1/{key}")
+        assert fast.stat(f"aip-1/{key}").size == n + 1  # type: ignore[union-attr]
+    assert fast.stat("aip-1/no such object") is None
+    assert "HEAD" in on_the_wire and "GET" in on_the_wire
+    assert fast._boto is None  # nothing needed boto3's client
+
+
+def test_a_listing_is_read_page_by_page_and_its_keys_decoded(stand_in: Any) -> None:
+    endpoint, answers, seen = stand_in
+
+    def page(keys: list[str], token: str | None) -> Answer:
+        items = "".join(f"<Contents><Key>{k}</Key><LastModified>2026-12-03T06:00:00.000Z"
+                        f"</LastModified><Size>{n}</Size></Contents>" for n, k in enumerate(keys))
+        more = (f"<IsTruncated>true</IsTruncated><NextContinuationToken>{token}"
+                "</NextContinuationToken>") if token else "<IsTruncated>false</IsTruncated>"
+        return reply(200, ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns='
+                           '"http://s3.amazonaws.com/doc/2006-03-01/"><EncodingType>url'
+                           f"</EncodingType>{more}{items}</ListBucketResult>").encode())
+
+    answers += [page(["p/T%C3%A0i%20li%E1%BB%87u.pdf", "p/a+b"], "tok 1/+="),
+                page(["p/%2B%25.txt"], None)]
+    listed = list(backend_on(endpoint).list(""))
+    assert [(o.key, o.size) for o in listed] == [("Tài liệu.pdf", 0), ("a b", 1),
+                                                 ("+%.txt", 0)]
+    assert listed[0].modified is not None and listed[0].modified.utcoffset() is not None
+    assert [line.split()[1] for line in seen] == [
+        "/bucket?encoding-type=url&list-type=2&prefix=p%2F",
+        "/bucket?continuation-token=tok%201%2F%2B%3D&encoding-type=url&list-type=2&prefix=p%2F"]
+
+
+def test_a_listing_that_repeats_its_token_fails_instead_of_looping(stand_in: Any) -> None:
+    endpoint, answers, seen = stand_in
+    again = reply(200, b"<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>"
+                       b"same</NextContinuationToken></ListBucketResult>")
+    answers += [again, again, again]
+    with pytest.raises(StorageError, match="twice"):
+        list(backend_on(endpoint).list("a/"))
+    assert len(seen) == 2
+
+
+def test_a_listing_that_is_not_xml_is_a_storage_error(stand_in: Any) -> None:
+    endpoint, answers, _ = stand_in
+    answers += [reply(200, b"<html>a proxy's page")]
+    with pytest.raises(StorageError, match="not XML"):
+        list(backend_on(endpoint).list("a/"))
+
+
+def test_stat_on_the_fast_path_answers_as_head_does(stand_in: Any, pauses: list) -> None:
+    endpoint, answers, seen = stand_in
+    answers += [reply(200, headers={"Content-Length": "1234"}), reply(404), reply(403),
+                reply(200, headers={"Content-Length": "7"})]
+    backend = backend_on(endpoint)
+    assert backend.stat("a.txt").size == 1234  # type: ignore[union-attr]
+    assert backend.stat("a.txt") is None
+    with pytest.raises(BackendUnavailable, match="access refused"):
+        backend.stat("a.txt")
+    assert backend.stat("b.txt").size == 7  # type: ignore[union-attr]
+    # Four HEADs, their answers bodiless, all on one kept-alive connection but the refused one.
+    assert [line.split()[0] for line in seen] == ["HEAD"] * 4 and pauses == []
+
+
+def test_a_fast_location_is_used_without_ever_importing_boto3(rclone_s3: Any,
+                                                              s3_bucket: str) -> None:
+    """What replicate and audit ask of a location (put, read back, stat, list) costs no
+    boto3 import nor client: about 0.25 s of every command's start-up (docs/benchmarks.md)."""
+    script = f"""if True:
+        import io, json, sys
+        from storage.s3 import S3Backend
+        b = S3Backend("s3", "s3://{s3_bucket}/p?endpoint_url={rclone_s3.endpoint}",
+                      {{"aws_access_key_id": "{AKID}", "aws_secret_access_key": "{SECRET}"}})
+        b.put("aip/Tài liệu.txt", io.BytesIO(b"bytes"))
+        print(json.dumps({{"read": b.open("aip/Tài liệu.txt").read().decode(),
+                          "listed": [o.key for o in b.list("aip/")],
+                          "size": b.stat("aip/Tài liệu.txt").size,
+                          "missing": b.stat("aip/nothing") is None,
+                          "loaded": sorted(m for m in ("boto3", "urllib3", "s3transfer")
+                                           if m in sys.modules)}}))
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**env, "AWS_CONFIG_FILE": os.devnull}, check=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert json.loads(done.stdout) == {"read": "bytes", "listed": ["aip/Tài liệu.txt"],
+                                       "size": 5, "missing": True, "loaded": []}
+
+
+def _boto3_answer(url: str, options: dict) -> tuple[Any, str]:
+    """Credentials and region as boto3 itself resolves them for this location."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id=options.get("aws_access_key_id"),
+        aws_secret_access_key=options.get("aws_secret_access_key"),
+        aws_session_token=options.get("aws_session_token"),
+        profile_name=options.get("profile"), region_name=options.get("region"))
+    client = session.client("s3", endpoint_url=url.partition("endpoint_url=")[2],
+                            region_name=session.region_name or "us-east-1")
+    return session.get_credentials().get_frozen_credentials(), client.meta.region_name
+
+
+@pytest.mark.parametrize(("options", "env", "settled"), [
+    (CREDENTIALS, {}, True),
+    ({**CREDENTIALS, "region": "ap-southeast-1"}, {"AWS_DEFAULT_REGION": "eu-west-1"}, True),
+    ({**CREDENTIALS, "region": ""}, {"AWS_DEFAULT_REGION": "eu-west-1"}, True),
+    (CREDENTIALS, {"AWS_DEFAULT_REGION": "eu-west-1"}, True),
+    ({**CREDENTIALS, "aws_session_token": "tok"}, {"AWS_SESSION_TOKEN": "other"}, True),
+    ({}, {"AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": SECRET,
+          "AWS_SESSION_TOKEN": "tok"}, True),
+    ({"aws_access_key_id": AKID}, {"AWS_SECRET_ACCESS_KEY": SECRET}, False),  # partial
+    (CREDENTIALS, {"AWS_DEFAULTS_MODE": "standard"}, False),  # any other AWS_* variable
+    (CREDENTIALS, {"config": "[default]\nregion = eu-west-3\n"}, False),
+    (CREDENTIALS, {"credentials": "[default]\nregion = eu-west-3\n"}, False),
+])
+def test_a_location_is_opened_without_boto3_only_where_boto3_would_agree(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict, env: dict,
+        settled: bool) -> None:
+    for name, value in env.items():
+        if name in ("config", "credentials"):
+            (tmp_path / name).write_text(value)
+            value, name = str(tmp_path / name), ("AWS_CONFIG_FILE" if name == "config"
+                                                 else "AWS_SHARED_CREDENTIALS_FILE")
+        monkeypatch.setenv(name, value)
+    url = "s3://b/p?endpoint_url=http://127.0.0.1:9"
+    backend = S3Backend("loc", url, options)
+    assert (backend._boto is None) == settled
+    assert backend._fast is not None
+    credentials, region = _boto3_answer(url, options)
+    ours = backend._frozen_credentials()
+    assert (ours.access_key, ours.secret_key, ours.token or None) == (
+        credentials.access_key, credentials.secret_key, credentials.token or None)
+    assert backend._fast._signer._region == region
+
+
+@pytest.mark.parametrize(("options", "env"), [
+    ({**CREDENTIALS, "region": "not a region!"}, {}),
+    (CREDENTIALS, {"AWS_PROFILE": "khoso-no-such-profile"}),
+    ({**CREDENTIALS, "profile": "khoso-no-such-profile"}, {}),
+])
+def test_what_botocore_refuses_is_still_refused_when_the_location_is_opened(
+        monkeypatch: pytest.MonkeyPatch, options: dict, env: dict) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(BackendUnavailable):
+        S3Backend("loc", "s3://b/p?endpoint_url=http://127.0.0.1:9", options)

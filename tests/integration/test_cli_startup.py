@@ -1,0 +1,38 @@
+"""What ``khoso`` loads before it does anything: commands that never open the repository load
+neither the catalog (SQLAlchemy, Alembic) nor policies (pydantic, YAML) nor storage (boto3).
+That is most of the CLI's start-up time (docs/benchmarks.md, "Storage (issue 4)"), so it is
+checked here by what a real process imported, never by a clock."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = {"sqlalchemy", "alembic", "pydantic", "yaml", "boto3", "botocore", "urllib3",
+         "fastapi", "apscheduler", "policies", "storage", "ingest"}
+
+
+def run_khoso(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """The real command in a fresh interpreter, and the top-level packages it imported."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                           "from repository.cli.app import run; run()", *args],
+                          capture_output=True, text=True, timeout=120)
+    loaded = {line.rpartition("|")[2].strip().split(".")[0]
+              for line in done.stderr.splitlines() if line.startswith("import time:")}
+    return done, loaded
+
+
+def test_help_loads_no_catalog_policy_or_storage_library() -> None:
+    done, loaded = run_khoso("--help")
+    assert done.returncode == 0
+    assert "Usage: khoso" in done.stdout and "replicate" in done.stdout
+    assert HEAVY & loaded == set()
+
+
+def test_a_usage_error_is_reported_in_json_without_loading_the_catalog() -> None:
+    done, loaded = run_khoso("replicate", "--bogus", "--json")
+    assert done.returncode == 2
+    assert json.loads(done.stdout)["error"]["message"] == "No such option: --bogus"
+    # typer itself coerces option values with pydantic once it parses a command line
+    assert (HEAVY - {"pydantic"}) & loaded == set()
