@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.clamd_limits import ScanLimits, scan_limits
 from repository.errors import KhosoError, Problem
 
 CHUNK_SIZE = 64 * 1024
@@ -111,6 +112,14 @@ class VirusScanner:
     def __init__(self, socket_path: str, timeout: float = 60) -> None:
         self.socket_path = socket_path
         self.timeout = timeout
+        self._limits: ScanLimits | None = None
+
+    @property
+    def limits(self) -> ScanLimits:
+        """The size above which this clamd would answer OK unscanned (ingest/clamd_limits.py)."""
+        if self._limits is None:
+            self._limits = scan_limits(self.socket_path)
+        return self._limits
 
     def ping(self) -> bool:
         try:
@@ -154,6 +163,12 @@ class VirusScanner:
         the file propagates."""
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
         try:
+            size, limit = os.fstat(fd).st_size, self.limits
+            if limit.max_bytes is not None and size > limit.max_bytes:
+                return ScanResult(logical_path, False, None, (
+                    f"too large to scan: {size} bytes is over the {limit.max_bytes} bytes "
+                    f"this clamd scans ({limit.source}); clamd would answer OK without "
+                    "scanning it: raise MaxFileSize and MaxScanSize or set AlertExceedsMax"))
             sock = self._connect()
             try:
                 sock.sendall(b"zFILDES\0")
