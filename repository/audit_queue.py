@@ -17,27 +17,32 @@ catalog of a million files is queued in tens of milliseconds). A worker claims a
 time with ``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL: concurrent workers skip each
 other's rows; SQLite: the claim transaction is serialised by ``BEGIN IMMEDIATE``) and marks
 them with a lease (``lease_owner``, ``lease_until``), so two workers never audit the same copy
-while the lease holds, and a crashed worker's copies are taken over when it expires.
+while the lease holds, and a crashed worker's copies are taken over when it expires. While a
+worker drains, a :class:`LeaseKeeper` thread renews its leases every third of the lease time,
+so a batch of very large AIPs is never taken over from a worker that is still reading it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, case, exists, func, literal, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from repository import audit_runs
 from repository.audit import CopyResult, audit_batches, pool_for
 from repository.catalog.models import Aip, AipFile, QueuedCopy, Replica, UTCDateTime
 from repository.context import Repository
-from repository.errors import NotFound
+from repository.errors import KhosoError, NotFound
 from repository.progress import NoProgress, Progress
 
 EMPTY = {"checked": 0, "bytes": 0, "replicas": 0, "problems": [], "unexpected": [],
@@ -144,6 +149,47 @@ def claim(repo: Repository, owner: str, limit: int, now: datetime | None = None,
     return ids
 
 
+def renew_leases(repo: Repository, owner: str, now: datetime | None = None) -> int:
+    """Extend every lease ``owner`` still holds by a full lease time; returns how many."""
+    now = now or datetime.now(UTC)
+    lease = timedelta(minutes=repo.policies.schedules.fixity.lease_minutes)
+    with repo.catalog.session() as session:
+        result = session.execute(update(QueuedCopy).where(QueuedCopy.lease_owner == owner)
+                                 .values(lease_until=now + lease))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class LeaseKeeper:
+    """Renews ``owner``'s leases every ``every`` seconds until stopped (a daemon thread).
+
+    Only rows the owner still holds are touched: a copy whose audit was recorded has left the
+    queue, and one another worker took over after an expiry has another owner."""
+
+    def __init__(self, repo: Repository, owner: str, every: float | None = None) -> None:
+        minutes = repo.policies.schedules.fixity.lease_minutes
+        self.repo, self.owner = repo, owner
+        self.every = every if every is not None else minutes * 60 / 3
+        self.renewals = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-keeper-{owner}",
+                                        daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            # A failed renewal is retried next time; the lease still has two thirds left.
+            with contextlib.suppress(KhosoError, SQLAlchemyError, OSError):
+                renew_leases(self.repo, self.owner)
+                self.renewals += 1
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def queued_bytes(repo: Repository) -> int:
     stored = func.coalesce(AipFile.stored_size, AipFile.size)
     with repo.catalog.session() as session:
@@ -155,7 +201,8 @@ def queued_bytes(repo: Repository) -> int:
 def drain(repo: Repository, owner: str, *, kind: str = "worker", batch: int | None = None,
           progress: Progress | None = None, workers: int | None = None,
           stop: Callable[[], bool] | None = None, aip_id: str | None = None,
-          on_batch: Callable[[list[CopyResult]], None] | None = None) -> dict:
+          on_batch: Callable[[list[CopyResult]], None] | None = None,
+          renew_every: float | None = None) -> dict:
     """Claim and audit queued copies until none is left (or ``stop()`` says so).
 
     The next batch is claimed and checked while the previous one is recorded
@@ -174,8 +221,8 @@ def drain(repo: Repository, owner: str, *, kind: str = "worker", batch: int | No
             yield ids
 
     try:
-        with pool_for(workers) as pool, (progress or NoProgress()).task(
-                "auditing", queued_bytes(repo)) as advance:
+        with LeaseKeeper(repo, owner, renew_every), pool_for(workers) as pool, \
+                (progress or NoProgress()).task("auditing", queued_bytes(repo)) as advance:
             batches = claimed()
             first = next(batches, None)
             if first is not None:

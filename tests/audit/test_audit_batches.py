@@ -228,3 +228,38 @@ def test_the_officers_aip_page_shows_a_copy_queued_and_claimed(khoso, repo) -> N
                                                                 page.index('id="copies"'))]
     assert copies.count(f"{datetime.now(UTC).date()}") >= 2  # queued today, both copies
     assert copies.count("(claimed by worker@host:7)") == 1
+
+
+def test_a_worker_keeps_renewing_the_leases_it_holds(khoso, repo) -> None:  # type: ignore[no-untyped-def]
+    from repository.audit_queue import LeaseKeeper, renew_leases
+
+    aips = synthetic_holding(repo, aips=2, files=1, size=256, checked_ago=timedelta(days=200))
+    assert plan_slice(repo)["queued"] == 4
+    start = datetime.now(UTC) - timedelta(hours=3)  # claimed long ago: about to expire
+    mine = set(claim(repo, "worker-a", 2, now=start))
+    theirs = set(claim(repo, "worker-b", 2, now=start))
+    assert mine and theirs and not mine & theirs
+
+    def leases() -> dict[int, tuple[str | None, datetime | None]]:
+        with repo.catalog.session() as session:
+            return {r: (o, u) for r, o, u in session.execute(select(
+                QueuedCopy.replica_id, QueuedCopy.lease_owner, QueuedCopy.lease_until))}
+
+    before = leases()
+    with LeaseKeeper(repo, "worker-a", every=0.05) as keeper:
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        while keeper.renewals < 2 and datetime.now(UTC) < deadline:
+            threading.Event().wait(0.05)
+    after = leases()
+    assert keeper.renewals >= 2
+    lease = timedelta(minutes=repo.policies.schedules.fixity.lease_minutes)
+    for replica in mine:  # renewed to a full lease from now: not claimable by others
+        assert after[replica][0] == "worker-a"
+        assert after[replica][1] > datetime.now(UTC) + lease - timedelta(minutes=1)
+    for replica in theirs:  # another worker's leases are left alone
+        assert after[replica] == before[replica]
+    # Two hours on, worker-b's leases (taken three hours ago) have expired, worker-a's not.
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert set(claim(repo, "worker-c", 10, now=later)) == theirs
+    assert renew_leases(repo, "nobody") == 0
+    assert len(aips) == 2
