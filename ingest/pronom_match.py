@@ -154,9 +154,9 @@ class CompiledSignatures:
                     if fmt not in bucket:
                         bucket.append(fmt)
         self.external_name = fido.externalsig.findtext("name")
-        self.needles, self._automaton = self._number_needles()
+        self.needles, self.index = self._number_needles()
 
-    def _number_needles(self) -> tuple[list[bytes], Any]:
+    def _number_needles(self) -> tuple[list[bytes], _NeedleIndex]:
         """Number every needle; a VAR or EOF pattern without one gets its whole regex
         prefiltered instead (numbered after the needles), where that is safe."""
         numbers: dict[bytes, int] = {}
@@ -187,7 +187,7 @@ class CompiledSignatures:
         return needles, _NeedleIndex(needles, list(regexes))
 
     def _present(self, buffer: bytes) -> frozenset[int]:
-        return self._automaton.present(buffer)
+        return self.index.present(buffer)
 
     def _beaten(self, puid: str, found: list[tuple[_Format, str]]) -> bool:
         return any(puid in self.priority[other.puid] for other, _ in found
@@ -256,7 +256,6 @@ class _NeedleIndex:
                  use_hyperscan: bool = True) -> None:
         self.needles = needles
         self.regexes = regexes or []
-        self._always = frozenset(range(len(needles), len(needles) + len(self.regexes)))
         self._db = None
         if hyperscan is None or not use_hyperscan or not (needles or self.regexes):
             return
@@ -270,10 +269,9 @@ class _NeedleIndex:
         self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         self._db.compile(expressions=expressions, ids=list(range(len(expressions))),
                          elements=len(expressions), flags=flags)
-        self._always = frozenset()
 
     def present(self, buffer: bytes) -> frozenset[int]:
-        if self._db is None or not buffer:
+        if self._db is None or not buffer:  # without Hyperscan every regex may match
             literal = (i for i, needle in enumerate(self.needles) if needle in buffer)
             return frozenset(literal) | frozenset(
                 range(len(self.needles), len(self.needles) + len(self.regexes)))

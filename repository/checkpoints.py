@@ -16,7 +16,6 @@ import base64
 import hashlib
 import json
 import os
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +30,7 @@ from repository.catalog.models import Checkpoint
 from repository.config import Settings
 from repository.context import Repository
 from repository.errors import BrokenLog, ConfigError
+from storage.files import create_exclusive
 
 KEY_FILE = "checkpoint-ed25519.pem"
 JOURNAL = Path("checkpoints") / "checkpoints.jsonl"
@@ -97,38 +97,17 @@ def signing_key(settings: Settings, *, create: bool = True) -> Ed25519PrivateKey
 
 
 def _create_key(path: Path) -> Ed25519PrivateKey:
-    """Write a new key to a private temporary file, then link it into place: the key file
-    never exists half-written, so a process racing us reads a whole key (ours) or makes its
-    own link attempt fail and reads ours."""
+    """A new key, or the one a racing process linked into place first (never half-written:
+    storage/files.py)."""
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)  # fails if another process linked its key first
-        except FileExistsError:
-            loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            assert isinstance(loaded, Ed25519PrivateKey)
-            return loaded
-        _fsync_dir(path.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return key
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    if create_exclusive(path, pem):
+        return key
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    assert isinstance(loaded, Ed25519PrivateKey)
+    return loaded
 
 
 def write_checkpoint(repo: Repository, *, force: bool = False) -> dict | None:

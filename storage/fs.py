@@ -25,6 +25,7 @@ from storage.errors import (
     ObjectMissing,
     StorageError,
 )
+from storage.files import fsync_dir
 from storage.fixity import copy_and_hash, hash_stream
 from storage.keys import check_key
 
@@ -78,7 +79,7 @@ class FileBackend:
                 return ObjectInfo(key, digest.size, digest.sha256)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         except OSError as exc:
             _discard(tmp)
             raise _translate(self.location, key, exc) from exc
@@ -164,14 +165,6 @@ def _discard(tmp: Path) -> None:
     """Best-effort cleanup that must not replace the error being raised."""
     with contextlib.suppress(OSError):
         tmp.unlink(missing_ok=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _translate(location: str, key: str, exc: OSError) -> StorageError:

@@ -17,6 +17,7 @@ secret's keys are as secret as the secret, Law 29/2018 Điều 5).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -28,6 +29,7 @@ from typing import Protocol, runtime_checkable
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from repository.errors import ConfigError, Damaged
+from storage.files import create_exclusive
 
 KEK_BYTES = 32
 _KEK_NAME = re.compile(r"^(?P<level>[a-z][a-z0-9-]*)-(?P<gen>[1-9][0-9]*)\.kek$")
@@ -154,19 +156,11 @@ class FileKeyProvider:
         for folder in (self._keys_dir, self.root):
             folder.mkdir(mode=0o700, exist_ok=True)
             self._check_private(folder)
+        # A KEK is never overwritten (data keys wrapped by it would be lost) and never seen
+        # half-written by a process reading it meanwhile.
         path = self._path(kek_id)
-        # O_EXCL: a KEK is never overwritten (data keys wrapped by it would be lost).
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            os.write(fd, os.urandom(KEK_BYTES))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        dir_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        if not create_exclusive(path, os.urandom(KEK_BYTES)):
+            raise FileExistsError(errno.EEXIST, "a KEK of this generation exists", str(path))
         return kek_id
 
     @staticmethod

@@ -59,7 +59,7 @@ def test_hyperscan_and_the_plain_search_agree(parts: list[bytes]) -> None:
 def _signature_regexes() -> list[bytes]:
     from ingest.formats import _get_engine
 
-    return list(_get_engine().matcher._automaton.regexes)
+    return list(_get_engine().matcher.index.regexes)
 
 
 def test_the_signature_set_has_prefiltered_regexes() -> None:

@@ -9,7 +9,6 @@ chunks it copies). Full validation stays the default.
 
 from __future__ import annotations
 
-import builtins
 import hashlib
 import io
 import os
@@ -23,6 +22,7 @@ from ingest.bag import validate_bag
 from ingest.eark import validate_eark
 from storage.fixity import copy_and_hash
 from tests.helpers.eark import build_sip
+from tests.helpers.opens import record_opens
 
 FILES = {"Tờ trình.txt": "Tờ trình về việc lưu trữ hồ sơ\n".encode(),
          "Văn bản đi/Quyết định số 15.pdf": b"%PDF-1.4\n" + bytes(range(256)) * 40,
@@ -55,22 +55,7 @@ def _digests(path: Path, algorithms: set[str]) -> tuple[int, dict[str, str]]:
 @pytest.fixture
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every path opened (os.open, open, io.open) while the test runs."""
-    seen: list[str] = []
-    real_os_open, real_open = os.open, builtins.open  # io.open is builtins.open
-
-    def os_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
-        seen.append(os.fspath(path))
-        return real_os_open(path, *args, **kwargs)
-
-    def py_open(file, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if not isinstance(file, int):
-            seen.append(os.fspath(file))
-        return real_open(file, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", os_open)
-    monkeypatch.setattr(builtins, "open", py_open)
-    monkeypatch.setattr(io, "open", py_open)
-    return seen
+    return record_opens(monkeypatch)
 
 
 def test_deferred_bag_validation_reads_no_payload_file(tmp_path: Path, opened: list[str]) -> None:

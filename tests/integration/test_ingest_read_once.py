@@ -7,17 +7,15 @@ mismatch with the validator's own problem (exit 1, nothing stored, staging empty
 
 from __future__ import annotations
 
-import builtins
 import hashlib
-import io
 import json
-import os
 from pathlib import Path
 
 import bagit
 import pytest
 
 from repository.demo import make_sample_transfer
+from tests.helpers.opens import record_opens
 from tests.helpers.storage import location_root, staging_leftovers, stored_files
 
 
@@ -107,22 +105,7 @@ def test_unreadable_payload_file_is_rejected_as_the_validator_names_it(
 @pytest.fixture
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every path opened by this process (os.open, open/io.open) while the test runs."""
-    seen: list[str] = []
-    real_os_open, real_open = os.open, builtins.open  # io.open is builtins.open
-
-    def os_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
-        seen.append(os.fspath(path))
-        return real_os_open(path, *args, **kwargs)
-
-    def py_open(file, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if not isinstance(file, int):
-            seen.append(os.fspath(file))
-        return real_open(file, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", os_open)
-    monkeypatch.setattr(builtins, "open", py_open)
-    monkeypatch.setattr(io, "open", py_open)
-    return seen
+    return record_opens(monkeypatch)
 
 
 def test_each_payload_byte_of_a_bag_is_read_once(khoso, tmp_path: Path,
