@@ -5,6 +5,8 @@ The CLI passes a rich-backed reporter writing to stderr; tests and the API pass 
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
@@ -14,6 +16,18 @@ Advance = Callable[[int], None]
 
 class Progress(Protocol):
     def task(self, label: str, total: int | None) -> AbstractContextManager[Advance]: ...
+
+
+def surely_no_terminal() -> bool:
+    """What rich's ``Console.is_terminal`` answers False to whatever else it checks: no
+    TTY_COMPATIBLE=1, no FORCE_COLOR, and a stderr that is not a TTY."""
+    if os.environ.get("TTY_COMPATIBLE") == "1" or os.environ.get("FORCE_COLOR"):
+        return False
+    isatty = getattr(sys.stderr, "isatty", None)
+    try:
+        return isatty is None or not isatty()
+    except ValueError:  # a closed stream
+        return True
 
 
 class NoProgress:

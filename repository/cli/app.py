@@ -60,7 +60,17 @@ def _fail(err: KhosoError, as_json: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    """Run one command in this process and restore the collector for the caller (tests)."""
+    thresholds = gc.get_threshold()
+    _tune_collector()
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    finally:
+        gc.unfreeze()  # frozen by repository.cli.common.opened
+        gc.set_threshold(*thresholds)
+
+
+def _tune_collector() -> None:
     # Loading the catalog, policy and storage libraries makes a few hundred thousand
     # long-lived objects and next to no garbage; with CPython's default first-generation
     # threshold (700) the cyclic collector scans them over and over (20-30 ms of a command's
@@ -68,10 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     # after 10,000 new container objects instead of 700.
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], _GC_FIRST_GENERATION), *thresholds[1:])
-    try:
-        return _main(args)
-    finally:
-        gc.set_threshold(*thresholds)
 
 
 def _main(args: list[str]) -> int:
@@ -127,4 +133,8 @@ def _catalog_error(exc: Exception) -> KhosoError:
 
 
 def run() -> None:
-    sys.exit(main())
+    """The ``khoso`` console script: one command, then the process ends. What the command
+    froze (repository.cli.common.opened) stays frozen: the collections at interpreter exit
+    then skip it, ~0.15 s of CPU less for every command that opened the repository."""
+    _tune_collector()
+    sys.exit(_main(sys.argv[1:]))

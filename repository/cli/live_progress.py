@@ -9,31 +9,17 @@ imported and counting costs nothing: start-up time, and two calls per object cop
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from repository.progress import Advance
-
-
-def _surely_no_terminal() -> bool:
-    """What rich's ``Console.is_terminal`` answers False to whatever else it checks: no
-    TTY_COMPATIBLE=1, no FORCE_COLOR, and a stderr that is not a TTY."""
-    if os.environ.get("TTY_COMPATIBLE") == "1" or os.environ.get("FORCE_COLOR"):
-        return False
-    isatty = getattr(sys.stderr, "isatty", None)
-    try:
-        return isatty is None or not isatty()
-    except ValueError:  # a closed stream
-        return True
+from repository.progress import Advance, surely_no_terminal
 
 
 class LiveProgress:
     def __init__(self) -> None:
-        self._bar: Any = None if _surely_no_terminal() else _bar()
+        self._bar: Any = None if surely_no_terminal() else _bar()
         self._open = 0
         self._lock = threading.Lock()
 
