@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
     def replicate(ctx: typer.Context,
                   aip: str = typer.Option(None, "--aip", help="Only this AIP."),
                   to: str = typer.Option(None, "--to", help="Put a copy on this location."),
-                  workers: int = typer.Option(8, "--workers", help="Objects copied at once."),
+                  workers: int = typer.Option(16, "--workers", help="Objects copied at once."),
                   dry_run: bool = typer.Option(False, "--dry-run", help="Only show the plan."),
                   json_out: bool = JSON) -> None:
         """Bring every AIP up to the replication policy (exit 1 on a failed copy, 3 when

@@ -17,7 +17,7 @@ first, so neither always meets a fresher server. Each run also reports the CPU s
 command and of the S3 server (the machine has two cores: they share them). Target: files/s
 of khoso >= files/s of rclone copy (ratio >= 1, per round, measured in the same round).
 
-    .venv/bin/python scripts/bench/replicate_vs_rclone.py [--files 2000] [--workers 8]
+    .venv/bin/python scripts/bench/replicate_vs_rclone.py [--files 2000] [--workers 16]
         [--rounds 3]
 """
 
@@ -108,7 +108,7 @@ def prepare(work: Path, files: int) -> tuple[Path, str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     runs: dict[str, list[float]] = {}
