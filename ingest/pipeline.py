@@ -26,6 +26,7 @@ from ingest.checks import run_checks
 from ingest.formats import FormatId, FormatPolicy, IdentificationPool, load_format_policy
 from ingest.intake import Intake, open_intake
 from ingest.metadata import Description
+from ingest.quarantine import Evidence, EvidenceKeys, keep_evidence
 from ingest.report import TransferReport
 from ingest.virus import ScannerUnavailable, ScanResult, VirusScanner
 from policies.model import IntakePolicy
@@ -51,6 +52,9 @@ class IngestRequest:
     classification: str | None = None
     # The bag-info for the final description (the caller decides the level from it).
     bag_info_for: Callable[[Description], dict[str, str]] | None = None
+    # Data keys for infected files kept from a classified transfer, given the package's
+    # description when it could be read (ingest/quarantine.py); None keeps them as submitted.
+    evidence_keys: Callable[[Description | None], EvidenceKeys | None] | None = None
 
 
 @dataclass
@@ -249,25 +253,28 @@ def _description(request: IngestRequest, intake: Intake) -> Description:
 
 
 def _quarantine(request: IngestRequest, intake: Intake, infected: list[ScanResult],
-                content, root: Path) -> None:  # type: ignore[no-untyped-def]
-    """Keep infected files as evidence (TT 05/2025: each ingest includes a virus check)."""
+                content: list[BagFile], root: Path) -> None:
+    """Keep infected files as evidence (TT 05/2025: each ingest includes a virus check),
+    sealed when the transfer is classified (ingest/quarantine.py)."""
     if request.quarantine is None:
         return
-    folder = request.quarantine / request.aip_id.replace(":", "_")
-    folder.mkdir(parents=True, exist_ok=True)
     by_rel = {tf.rel_path: f for f, tf in zip(content, intake.transfer.files, strict=True)}
-    record = []
-    for scan in infected:
-        if scan.signature and scan.path in by_rel:
-            target = folder / "files" / scan.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(by_rel[scan.path].local, target)
-            target.chmod(0o400)
-            record.append({"path": scan.path, "signature": scan.signature,
-                           "sha256": by_rel[scan.path].sha256})
-    (folder / "quarantine.json").write_text(json.dumps({
-        "source": str(request.source), "at": _now(), "files": record,
-    }, ensure_ascii=False, indent=2), encoding="utf-8")
+    found = [Evidence(scan.path, scan.signature, by_rel[scan.path].sha256,
+                      by_rel[scan.path].local)
+             for scan in infected if scan.signature and scan.path in by_rel]
+    keys = (request.evidence_keys(_description_or_none(request, intake))
+            if request.evidence_keys else None)
+    keep_evidence(request.quarantine / request.aip_id.replace(":", "_"), request.source,
+                  found, keys)
+
+
+def _description_or_none(request: IngestRequest, intake: Intake) -> Description | None:
+    """The package's own description when it can be read (an E-ARK SIP's EAD.xml may raise
+    the level); None leaves the level to what was known before the scan."""
+    try:
+        return _description(request, intake)
+    except Exception:  # any reason it cannot be read: the transfer is rejected anyway
+        return None
 
 
 def _write_json(root: Path, rel: str, data: dict):  # type: ignore[no-untyped-def]

@@ -23,6 +23,7 @@ from ingest.formats import FormatPolicy, load_format_policy
 from ingest.metadata import Description, read_metadata
 from ingest.metadata_classification import dossier_classification
 from ingest.pipeline import IngestRequest, build, new_aip_id
+from ingest.quarantine import EvidenceKey, EvidenceKeys
 from ingest.report import TransferReport
 from policies.engine import protection_ends
 from policies.metadata_profile import load_metadata_policy
@@ -31,7 +32,7 @@ from repository import __version__, events
 from repository.catalog.models import Aip, AipFile, Location, Replica
 from repository.context import Repository
 from repository.errors import TransferRejected, UsageError
-from repository.keyring import ENCRYPTION, keys
+from repository.keyring import ENCRYPTION, keys, new_sealing_key
 from repository.placement import choose_locations
 from repository.progress import NoProgress, Progress
 from repository.sealing import Prepared, prepare
@@ -70,7 +71,8 @@ def ingest(repo: Repository, opts: IngestOptions, progress: Progress | None = No
                             metadata_policy=metadata_policy, policies=repo.policies,
                             classification=opts.classification,
                             bag_info_for=lambda desc: _bag_info(aip_id, desc, opts,
-                                                                decided(desc), decided.on))
+                                                                decided(desc), decided.on),
+                            evidence_keys=lambda desc: _evidence_keys(repo, decided, desc))
     # What killed runs left in staging goes first: for a classified transfer it is plaintext.
     sweep(repo.settings.staging)
     with guarded(repo.settings.staging, aip_id):
@@ -95,6 +97,23 @@ def ingest(repo: Repository, opts: IngestOptions, progress: Progress | None = No
     result["warnings"] = [p.as_dict() for p in built.report.warnings]
     result["report"] = str(write_transfer_report(repo, built.report))
     return result
+
+
+def _evidence_keys(repo: Repository, decided: _Classification,
+                   description: Description | None) -> EvidenceKeys | None:
+    """Fresh data keys wrapped by the level's KEK when the transfer is classified (its
+    infected files are kept sealed), else None."""
+    level = decided(description) if description is not None else decided.level
+    if level.rank == 0:
+        return None
+    provider = keys(repo)
+
+    def fresh() -> EvidenceKey:
+        key = new_sealing_key(provider, level.key)
+        return EvidenceKey(key.key, {"level": level.key, "kek_id": key.kek_id,
+                                     "wrapped_key": key.wrapped})
+
+    return fresh
 
 
 class _Classification:

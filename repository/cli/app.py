@@ -20,6 +20,7 @@ from repository.cli import (
     keys_cmd,
     log_cmd,
     output,
+    quarantine_cmd,
     replicate_cmd,
     scheduler_cmd,
     serve_cmd,
@@ -42,7 +43,8 @@ def _global(ctx: typer.Context,
 
 
 for module in (admin_cmd, storage_cmd, ingest_cmd, aip_cmd, audit_cmd, access_cmd, log_cmd,
-               serve_cmd, copies_cmd, token_cmd, scheduler_cmd, replicate_cmd, keys_cmd):
+               serve_cmd, copies_cmd, token_cmd, scheduler_cmd, replicate_cmd, keys_cmd,
+               quarantine_cmd):
     module.register(app)
 
 
