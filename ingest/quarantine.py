@@ -70,8 +70,13 @@ def keep_evidence(folder: Path, source: Path, found: list[Evidence],
                         "path_sealed": {"envelope": _seal_bytes(item.path.encode("utf-8"),
                                                                 name_key.key),
                                         **name_key.record}})
+    # The transfer's folder name may be a dossier's title: sealed too when classified.
+    source_key = evidence_keys() if evidence_keys else None
+    where: dict = {"source": str(source)} if source_key is None else {"source_sealed": {
+        "envelope": _seal_bytes(str(source).encode("utf-8"), source_key.key),
+        **source_key.record}}
     record = folder / RECORD
-    record.write_text(json.dumps({"source": str(source), "at": _now(), "files": entries},
+    record.write_text(json.dumps({**where, "at": _now(), "files": entries},
                                  ensure_ascii=False, indent=2), encoding="utf-8")
     return record
 

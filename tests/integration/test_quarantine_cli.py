@@ -32,6 +32,7 @@ def test_classified_evidence_is_sealed_and_exports_intact(khoso, tmp_path: Path)
     # Neither the file nor its name is in the quarantine in plaintext.
     assert EICAR not in kept
     assert "đính kèm mật".encode() not in kept and "thư mục kín".encode() not in kept
+    assert "Hồ sơ mật".encode() not in kept  # the transfer folder's name
     [listed] = khoso.json("quarantine", "list")["quarantine"]
     assert listed["sealed"] is True and listed["files"] == 1
     assert listed["signatures"][0].startswith("Test.EICAR")
