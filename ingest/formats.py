@@ -35,6 +35,7 @@ from fido import CONFIG_DIR
 from fido.fido import Fido
 
 from ingest.pronom_match import CompiledSignatures
+from policies.yaml_text import safe_load
 from repository.errors import ConfigError, Problem
 
 FORMAT_FILES = ["formats-v109.xml", "format_extensions.xml"]
@@ -387,7 +388,7 @@ class FormatPolicy:
 def load_format_policy(path: Path | None = None) -> FormatPolicy:
     path = path or DEFAULT_POLICY
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(reason=f"{path}: cannot read format policy: {exc}") from exc
     try:

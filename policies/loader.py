@@ -23,6 +23,7 @@ from policies.model import (
     ReplicationPolicy,
     SchedulesPolicy,
 )
+from policies.yaml_text import safe_load
 from repository.errors import ConfigError, Problem, UsageError
 
 DEFAULTS_DIR = Path(__file__).parent
@@ -78,7 +79,7 @@ def load_policies(home_policies: Path | None = None) -> Policies:
 
 def _load_one(path: Path, model: type[BaseModel]) -> BaseModel:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise _bad(path, None, f"cannot read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:

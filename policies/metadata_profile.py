@@ -16,6 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from policies.yaml_text import safe_load
 from repository.errors import ConfigError, Problem
 
 DEFAULT_PATH = Path(__file__).parent / "metadata.yaml"
@@ -169,7 +170,7 @@ def load_metadata_policy(home_policies: Path | None = None) -> MetadataPolicy:
     if home_policies is not None and (home_policies / FILE_NAME).is_file():
         path = home_policies / FILE_NAME
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise _bad(path, None, f"cannot read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:

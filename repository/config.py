@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from policies.yaml_text import safe_load
 from repository.errors import ConfigError
 
 HOME_MARKER = "khoso.yaml"
@@ -68,7 +69,7 @@ class Settings:
         if not self.marker.is_file():
             return {}
         try:
-            return yaml.safe_load(self.marker.read_text(encoding="utf-8")) or {}
+            return safe_load(self.marker.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(reason=f"{self.marker}: {exc}") from exc
 
