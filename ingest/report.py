@@ -52,13 +52,41 @@ class TransferReport:
     def outcome(self) -> str:
         return "rejected" if self.problems else "accepted"
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "aip": self.aip, "kind": self.kind,
+    def as_dict(self, classified: str | None = None) -> dict[str, Any]:
+        """The report; for a ``classified`` transfer (its level) without what may be secret:
+        the source folder, file names, titles and every message (they quote names and
+        metadata values), each file being "file N" instead. What each problem is (code,
+        field, rule) and every format stay; the command's own output listed it all."""
+        data = {"source": self.source, "aip": self.aip, "kind": self.kind,
                 "started": self.started, "outcome": self.outcome, "checks": self.checks,
                 "problems": [p.as_dict() for p in self.problems],
                 "warnings": [p.as_dict() for p in self.warnings], "formats": self.formats}
+        return data if classified is None else _redacted(data, classified)
 
-    def html(self) -> str:
+    def html(self, classified: str | None = None) -> str:
         env = Environment(loader=PackageLoader("ingest", "templates"),
                           autoescape=select_autoescape(["html"]))
-        return env.get_template("transfer_report.html").render(r=self.as_dict())
+        return env.get_template("transfer_report.html").render(r=self.as_dict(classified))
+
+
+def _redacted(data: dict[str, Any], level: str) -> dict[str, Any]:
+    labels: dict[str, str] = {}
+
+    def label(path: str) -> str:
+        return labels.setdefault(path, f"file {len(labels) + 1}")
+
+    def problem(p: dict[str, Any]) -> dict[str, Any]:
+        kept = {k: p[k] for k in ("code", "field", "rule") if k in p}
+        where = f" in {label(p['path'])}" if p.get("path") else ""
+        return {**kept, **({"path": label(p["path"])} if p.get("path") else {}),
+                "message": f"{p['code']}{where} (classified transfer: the command's output "
+                           "named it)"}
+
+    formats = {label(path): fmt for path, fmt in sorted(data["formats"].items())}
+    return {**data, "source": f"(a transfer classified {level})", "formats": formats,
+            "redacted": f"classified {level}: names, titles and messages left out",
+            "checks": [{**c, "problems": [problem(p) for p in c["problems"]],
+                        "warnings": [problem(p) for p in c["warnings"]]}
+                       for c in data["checks"]],
+            "problems": [problem(p) for p in data["problems"]],
+            "warnings": [problem(p) for p in data["warnings"]]}

@@ -81,7 +81,7 @@ def ingest(repo: Repository, opts: IngestOptions, progress: Progress | None = No
         except TransferRejected as exc:
             report = getattr(exc, "report", None)
             if report is not None:
-                path = write_transfer_report(repo, report)
+                path = write_transfer_report(repo, report, decided.level)
                 exc.text += f" (transfer report: {path})"
             raise
         staged = built.staged
@@ -95,7 +95,7 @@ def ingest(repo: Repository, opts: IngestOptions, progress: Progress | None = No
         finally:
             remove_tree(staged.root.parent)
     result["warnings"] = [p.as_dict() for p in built.report.warnings]
-    result["report"] = str(write_transfer_report(repo, built.report))
+    result["report"] = str(write_transfer_report(repo, built.report, decided.level))
     return result
 
 
@@ -152,15 +152,18 @@ def _format_policy(repo: Repository) -> FormatPolicy:
     return load_format_policy(home_copy if home_copy.is_file() else None)
 
 
-def write_transfer_report(repo: Repository, report: TransferReport) -> Path:
-    """HOME/reports/transfers/<AIP id>.json and .html, for accepted and rejected transfers."""
+def write_transfer_report(repo: Repository, report: TransferReport,
+                          level: Level | None = None) -> Path:
+    """HOME/reports/transfers/<AIP id>.json and .html, for accepted and rejected transfers;
+    for a classified transfer without names, titles and messages (ingest/report.py)."""
     folder = repo.settings.reports_dir / "transfers"
     folder.mkdir(parents=True, exist_ok=True)
     name = (report.aip or "transfer").replace(":", "_")
+    classified = level.key if level is not None and level.rank else None
     (folder / f"{name}.json").write_text(
-        json.dumps(report.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+        json.dumps(report.as_dict(classified), ensure_ascii=False, indent=2), encoding="utf-8")
     html = folder / f"{name}.html"
-    html.write_text(report.html(), encoding="utf-8")
+    html.write_text(report.html(classified), encoding="utf-8")
     return html
 
 

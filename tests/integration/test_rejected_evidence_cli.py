@@ -1,4 +1,5 @@
-"""Evidence kept from transfers rejected for a virus: sealed when classified, exportable."""
+"""What a transfer leaves outside the catalog: quarantined evidence and the transfer report,
+sealed or without names when the transfer is classified."""
 
 from __future__ import annotations
 
@@ -74,3 +75,42 @@ def test_unclassified_evidence_stays_as_submitted_and_exports(khoso, tmp_path: P
     assert "new or empty folder" in error["message"]
     assert khoso.json("quarantine", "export", "urn:uuid:nope", "--out", tmp_path / "x",
                       code=2)["error"]["kind"] == "not-found"
+
+
+def test_classified_transfer_report_names_no_file_title_or_source(khoso, tmp_path: Path) -> None:
+    folder = _infected(tmp_path, "Hồ sơ mật")
+    error = khoso.json("ingest", folder, "--classification", "mat", code=1)["error"]
+    assert NAME in error["details"][0]["message"]  # the operator's own output names it
+    reports = khoso.home / "reports" / "transfers"
+    [as_json] = reports.glob("*.json")
+    [as_html] = reports.glob("*.html")
+    for text in (as_json.read_text(encoding="utf-8"), as_html.read_text(encoding="utf-8")):
+        assert "đính kèm mật" not in text and "thư mục kín" not in text
+        assert "Hồ sơ mật" not in text and "Tờ trình" not in text
+        assert "classified confidential" in text
+    report = json.loads(as_json.read_text(encoding="utf-8"))
+    assert report["outcome"] == "rejected"
+    [problem] = report["problems"]
+    assert problem["code"] == "virus-found" and problem["path"].startswith("file ")
+
+
+def test_unclassified_transfer_report_keeps_names(khoso, tmp_path: Path) -> None:
+    folder = _infected(tmp_path, "Hồ sơ")
+    khoso.json("ingest", folder, code=1)
+    [as_json] = (khoso.home / "reports" / "transfers").glob("*.json")
+    report = json.loads(as_json.read_text(encoding="utf-8"))
+    assert report["problems"][0]["path"] == NAME and "redacted" not in report
+    assert "Hồ sơ" in report["source"]
+
+
+def test_accepted_classified_transfer_report_lists_formats_by_number(khoso,
+                                                                     tmp_path: Path) -> None:
+    folder, _ = make_sample_transfer(tmp_path / "in", "Hồ sơ tối mật", "x")
+    result = khoso.json("ingest", folder, "--classification", "toi-mat")
+    report = json.loads(Path(result["report"]).with_suffix(".json").read_text(encoding="utf-8"))
+    assert report["outcome"] == "accepted"
+    assert sorted(report["formats"]) == ["file 1", "file 2", "file 3"]
+    assert "application/pdf" in report["formats"].values() or any(
+        (fmt or "").startswith("fmt/") for fmt in report["formats"].values())
+    text = Path(result["report"]).read_text(encoding="utf-8")
+    assert "Tờ trình" not in text and "Hồ sơ tối mật" not in text
