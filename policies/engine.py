@@ -103,6 +103,15 @@ def decide_revoke(policies: Policies, actor: Actor, grant: GrantFacts) -> Decisi
     return _allow(f"role {actor.role!r} may revoke grants", "revoke.role", source)
 
 
+def decide_names(policies: Policies, actor: Actor, record: Record) -> Decision:
+    """May ``actor`` read the names of ``record``'s files and problems on the officers'
+    pages? A name can itself be secret: only when the record is unclassified or the actor's
+    authority covers its level (Law 29/2018 Điều 11)."""
+    if record.level.rank == 0:
+        return _allow("record is unclassified", "names.unclassified", policies.access.source)
+    return _covers(policies, actor, record, "names.authority")
+
+
 def decide_view(policies: Policies, actor: Actor, record: Record,
                 grants: list[GrantFacts], now: datetime) -> Decision:
     """May ``actor`` see ``record``'s catalog entry? Roles with ``catalog`` see every entry;

@@ -1,5 +1,6 @@
-"""End to end in a real browser: a preservation officer opens `khoso serve`'s page, sees the
-damaged location, follows the problem to the AIP's page, and finds an AIP by its id.
+"""End to end in a real browser: a preservation officer signs in to `khoso serve`'s page with
+a token, sees the damaged location, follows the problem to the AIP's page, finds an AIP by
+its id, and signs out.
 
 Headless Debian Chromium driven by Python playwright (INFRA.md: never `playwright install`).
 One catalog is enough here: the same pages are tested on both catalogs in test_reports.py.
@@ -58,6 +59,8 @@ def test_officer_follows_a_problem_to_the_aip_page(khoso, holding, served) -> No
     path = khoso.json("aip", "show", aip)["files"][0]["path"]
     flip_byte(location_root(khoso.home, "offsite") / aip.replace(":", "_") / path)
     khoso.json("audit", code=1)
+    khoso.ok("user", "add", "bao-quan", "--role", "preservation-officer")
+    token = khoso.json("token", "create", "--user", "bao-quan")["token"]
 
     outside: list[str] = []
     with sync_playwright() as pw:
@@ -69,6 +72,11 @@ def test_officer_follows_a_problem_to_the_aip_page(khoso, holding, served) -> No
                        if route.request.url.startswith(served)
                        else (outside.append(route.request.url), route.abort()))
             page.goto(served + "/")
+            # Not signed in: the sign-in page, then back to where the officer was going.
+            page.wait_for_url(f"{served}/login?next=/")
+            page.fill("#token", token)
+            page.locator("#sign-in").click()
+            page.wait_for_url(f"{served}/")
             assert page.locator("#open-problem-count").inner_text() == "1"
             assert page.locator("#coverage-total").inner_text() == "75.0 %"
             row = page.locator("#locations tr", has_text="offsite")
@@ -84,10 +92,15 @@ def test_officer_follows_a_problem_to_the_aip_page(khoso, holding, served) -> No
             assert "damaged" in copies and "verified" in copies
 
             page.fill("#aip-search", holding[1][-12:])
-            page.locator("form button").click()
+            page.locator("#find").click()
             page.wait_for_url("**/aips?q=*")
             assert page.locator("#aips").inner_text().count("urn:uuid:") == 1
             assert holding[1] in page.locator("#aips").inner_text()
+
+            page.locator("#sign-out").click()
+            page.wait_for_url(f"{served}/login")
+            page.goto(served + "/aips")
+            page.wait_for_url(f"{served}/login?next=/aips")
         finally:
             browser.close()
     assert outside == []

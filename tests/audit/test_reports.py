@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from repository.api.app import create_app
 from repository.config import load_settings
 from tests.helpers.holdings import set_checked
-from tests.helpers.storage import flip_byte, location_root
+from tests.helpers.storage import flip_byte, location_root, stored_files
 
 
 @pytest.fixture
@@ -59,10 +59,32 @@ def test_report_shows_coverage_problems_repairs_and_trend(khoso, damaged, repo, 
     assert "http" not in html and "<script" not in html and "src=" not in html
 
 
+def _token(khoso, name: str, role: str, authority: str | None = None) -> str:  # type: ignore[no-untyped-def]
+    khoso.ok("user", "add", name, "--role", role,
+             *(["--authority", authority] if authority else []))
+    return khoso.json("token", "create", "--user", name)["token"]
+
+
 def test_officers_pages_show_the_collection_and_each_aip(khoso, damaged) -> None:  # type: ignore[no-untyped-def]
+    officer = _token(khoso, "bao-quan", "preservation-officer")
+    reader = _token(khoso, "doc-gia", "reader")
     app = create_app(load_settings(str(khoso.home)))
     with TestClient(app) as client:
         assert app.state.scheduler.active is True  # `khoso serve` runs the schedules
+        # Nobody signed in: every page and download sends the browser to /login.
+        for path in ("/", f"/aips/{damaged['lost']}", "/aips", "/report.csv"):
+            moved = client.get(path, follow_redirects=False)
+            assert moved.status_code == 303 and moved.headers["location"].startswith("/login")
+        assert "offsite" not in client.get("/").text
+        # A reader's token is refused, a wrong one too; an officer's token signs in.
+        refused = client.post("/login", data={"token": reader, "next": "/"})
+        assert refused.status_code == 403 and "may not audit" in refused.text
+        assert client.post("/login", data={"token": "khoso_nope"}).status_code == 401
+        signed = client.post("/login", data={"token": officer, "next": "/aips"},
+                             follow_redirects=False)
+        assert signed.status_code == 303 and signed.headers["location"] == "/aips"
+        cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
         page = client.get("/")
         assert page.status_code == 200
         assert "offsite" in page.text and damaged["lost_path"] in page.text
@@ -75,4 +97,43 @@ def test_officers_pages_show_the_collection_and_each_aip(khoso, damaged) -> None
         csv_doc = client.get("/report.csv")
         assert csv_doc.headers["content-type"].startswith("text/csv")
         assert client.get("/aips/urn:uuid:NOPE").status_code == 404
+        # Signed out: back to the sign-in page. An open redirect is not followed.
+        client.post("/logout")
+        assert client.get("/", follow_redirects=False).status_code == 303
+        away = client.post("/login", data={"token": officer, "next": "//evil.example/"},
+                           follow_redirects=False)
+        assert away.headers["location"] == "/"
+    with TestClient(create_app(load_settings(str(khoso.home)), background=False)) as client:
+        bearer = client.get("/report.json", headers={"Authorization": f"Bearer {officer}"})
+        assert bearer.status_code == 200 and damaged["lost"] in bearer.text
     assert app.state.scheduler.active is False
+
+
+def test_names_of_classified_files_show_only_within_the_officers_authority(  # type: ignore[no-untyped-def]
+        khoso, tmp_path) -> None:
+    from repository.demo import make_sample_transfer
+
+    folder, _ = make_sample_transfer(tmp_path / "in", "Hồ sơ mật", "x")
+    aip = khoso.json("ingest", folder, "--classification", "mat")["aip"]
+    path = khoso.json("aip", "show", aip)["files"][0]["path"]
+    payload = [f["path"] for f in khoso.json("aip", "show", aip)["files"]
+               if f["path"].startswith("data/representations/")]
+    # Damage every stored object of the AIP in "local": its problems reach the dashboard.
+    for stored in stored_files(location_root(khoso.home, "local") / aip.replace(":", "_")):
+        stored.chmod(0o600)
+        flip_byte(stored)
+    khoso.json("audit", code=1)
+    without = _token(khoso, "bao-quan", "preservation-officer")
+    within = _token(khoso, "truong-kho", "administrator", authority="mat")
+    with TestClient(create_app(load_settings(str(khoso.home)), background=False)) as client:
+        seen = {}
+        for name, token in (("without", without), ("within", within)):
+            auth = {"Authorization": f"Bearer {token}"}
+            page = client.get(f"/aips/{aip}", headers=auth)
+            dashboard = client.get("/", headers=auth)
+            assert page.status_code == dashboard.status_code == 200
+            seen[name] = page.text + dashboard.text
+    assert not any(p in seen["without"] for p in payload)
+    assert "classified name" in seen["without"]
+    assert all(p in seen["within"] for p in payload)
+    assert path in seen["within"] and "classified name" not in seen["within"]
