@@ -278,17 +278,16 @@ def _record(repo: Repository, ids: list[int], replicas: list[Replica],
         # Audited (or gone): off the queue with any lease on it, whoever queued or claimed it.
         session.execute(delete(QueuedCopy).where(QueuedCopy.replica_id.in_(ids)))
         _update_problems(session, replicas, results, now)
-        for rep in replicas:
-            found = results[rep.id].findings
-            # PREMIS fixity check, one per copy and run; per-file entries only for failures.
-            events.record(session, events.FIXITY_CHECK,
-                          events.FAILURE if found else events.SUCCESS, repo.agent,
-                          aip=rep.aip_id, at=now, detail={
-                              "location": rep.location.name, "files": results[rep.id].files,
-                              "bytes": results[rep.id].bytes, "algorithm": "SHA-256",
-                              "run": run_id,
-                              "failures": [{"path": x.path, "problem": x.problem}
-                                           for x in found]})
+        # PREMIS fixity check, one per copy and run; per-file entries only for failures.
+        events.record_many(session, [events.NewEvent(
+            events.FIXITY_CHECK,
+            events.FAILURE if results[rep.id].findings else events.SUCCESS, repo.agent,
+            aip=rep.aip_id, at=now, detail={
+                "location": rep.location.name, "files": results[rep.id].files,
+                "bytes": results[rep.id].bytes, "algorithm": "SHA-256", "run": run_id,
+                "failures": [{"path": x.path, "problem": x.problem}
+                             for x in results[rep.id].findings]})
+            for rep in replicas])
 
 
 def _update_problems(session: Session, replicas: list[Replica],

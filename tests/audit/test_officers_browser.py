@@ -19,6 +19,7 @@ import pytest
 
 from repository.api.app import create_app
 from repository.config import load_settings
+from tests.helpers.officers import token_for
 from tests.helpers.require import missing
 from tests.helpers.storage import flip_byte, location_root
 
@@ -59,8 +60,7 @@ def test_officer_follows_a_problem_to_the_aip_page(khoso, holding, served) -> No
     path = khoso.json("aip", "show", aip)["files"][0]["path"]
     flip_byte(location_root(khoso.home, "offsite") / aip.replace(":", "_") / path)
     khoso.json("audit", code=1)
-    khoso.ok("user", "add", "bao-quan", "--role", "preservation-officer")
-    token = khoso.json("token", "create", "--user", "bao-quan")["token"]
+    token = token_for(khoso, "bao-quan")
 
     outside: list[str] = []
     with sync_playwright() as pw:

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from repository.api.app import create_app
 from repository.config import load_settings
 from tests.helpers.holdings import set_checked
+from tests.helpers.officers import bearer, token_for
 from tests.helpers.storage import flip_byte, location_root, stored_files
 
 
@@ -59,15 +60,9 @@ def test_report_shows_coverage_problems_repairs_and_trend(khoso, damaged, repo, 
     assert "http" not in html and "<script" not in html and "src=" not in html
 
 
-def _token(khoso, name: str, role: str, authority: str | None = None) -> str:  # type: ignore[no-untyped-def]
-    khoso.ok("user", "add", name, "--role", role,
-             *(["--authority", authority] if authority else []))
-    return khoso.json("token", "create", "--user", name)["token"]
-
-
 def test_officers_pages_show_the_collection_and_each_aip(khoso, damaged) -> None:  # type: ignore[no-untyped-def]
-    officer = _token(khoso, "bao-quan", "preservation-officer")
-    reader = _token(khoso, "doc-gia", "reader")
+    officer = token_for(khoso, "bao-quan", "preservation-officer")
+    reader = token_for(khoso, "doc-gia", "reader")
     app = create_app(load_settings(str(khoso.home)))
     with TestClient(app) as client:
         assert app.state.scheduler.active is True  # `khoso serve` runs the schedules
@@ -104,8 +99,8 @@ def test_officers_pages_show_the_collection_and_each_aip(khoso, damaged) -> None
                            follow_redirects=False)
         assert away.headers["location"] == "/"
     with TestClient(create_app(load_settings(str(khoso.home)), background=False)) as client:
-        bearer = client.get("/report.json", headers={"Authorization": f"Bearer {officer}"})
-        assert bearer.status_code == 200 and damaged["lost"] in bearer.text
+        as_client = client.get("/report.json", headers=bearer(officer))
+        assert as_client.status_code == 200 and damaged["lost"] in as_client.text
     assert app.state.scheduler.active is False
 
 
@@ -123,12 +118,12 @@ def test_names_of_classified_files_show_only_within_the_officers_authority(  # t
         stored.chmod(0o600)
         flip_byte(stored)
     khoso.json("audit", code=1)
-    without = _token(khoso, "bao-quan", "preservation-officer")
-    within = _token(khoso, "truong-kho", "administrator", authority="mat")
+    without = token_for(khoso, "bao-quan", "preservation-officer")
+    within = token_for(khoso, "truong-kho", "administrator", authority="mat")
     with TestClient(create_app(load_settings(str(khoso.home)), background=False)) as client:
         seen = {}
         for name, token in (("without", without), ("within", within)):
-            auth = {"Authorization": f"Bearer {token}"}
+            auth = bearer(token)
             page = client.get(f"/aips/{aip}", headers=auth)
             dashboard = client.get("/", headers=auth)
             assert page.status_code == dashboard.status_code == 200

@@ -113,3 +113,21 @@ def test_concurrent_writers_keep_one_linear_chain(database_url: str) -> None:
     assert check.ok and check.events == 40
     for c in catalogs:
         c.dispose()
+
+
+def test_a_batch_appends_the_same_chain_as_one_event_at_a_time(catalog: Catalog) -> None:
+    _append(catalog, 2)
+    batch = [events.NewEvent(events.FIXITY_CHECK, events.FAILURE if i == 1 else events.SUCCESS,
+                             "test-agent", aip=f"urn:uuid:{i}", detail={"i": i})
+             for i in range(4)]
+    with catalog.session() as session:
+        added = events.record_many(session, batch)
+    assert [ev.seq for ev in added] == [3, 4, 5, 6]
+    with catalog.session() as session:
+        rows = list(session.scalars(select(Event).order_by(Event.seq)))
+        assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+        assert all(events.event_hash(r) == r.hash for r in rows)
+        assert events.head(session) == (6, rows[-1].hash)
+        assert [r.outcome for r in rows[2:]] == ["success", "failure", "success", "success"]
+        assert events.record_many(session, []) == []
+    assert _verify(catalog).ok and _verify(catalog).events == 6
