@@ -37,6 +37,7 @@ from repository.placement import choose_locations
 from repository.progress import NoProgress, Progress
 from repository.sealing import Prepared, prepare
 from repository.staging import guarded, remove_tree, sweep
+from storage.fs import FileBackend
 from storage.keys import aip_prefix
 from storage.replicate import remove_all, store_all
 
@@ -191,8 +192,14 @@ def _store_and_record(repo: Repository, staged: StagedAip, targets: list[Locatio
         names = ", ".join(loc.name for loc in targets)
         with progress.task(f"storing in {names}", total * len(targets)) as advance, \
                 ThreadPoolExecutor(max_workers=max(len(targets), 1)) as pool:
-            futures = {pool.submit(store_all, repo.backend(loc), stored, on_bytes=advance): loc
-                       for loc in targets}
+            backends = [repo.backend(loc) for loc in targets]
+            # The first location that can (the home's own, on staging's filesystem) takes the
+            # staged files themselves (hard links, storage/fs.py adopt); the others copy them.
+            # Only one: two locations sharing a file would not be two copies.
+            adopter = next((b for b in backends if isinstance(b, FileBackend)), None)
+            futures = {pool.submit(store_all, backend, stored, on_bytes=advance,
+                                   adopt=backend is adopter): loc
+                       for backend, loc in zip(backends, targets, strict=True)}
             errors = []
             for future, loc in futures.items():
                 if future.exception() is None:

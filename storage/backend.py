@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 CHUNK = 1 << 20  # 1 MiB: large enough that hashlib releases the GIL, small enough to stay flat
@@ -58,6 +59,13 @@ class Backend(Protocol):
         just listed the location and the key was not there, so a backend may skip asking
         again (one request less per object on S3, where the check is a HEAD anyway racy).
         """
+
+    def adopt(self, key: str, local: Path) -> ObjectInfo | None:
+        """Make the finished file ``local`` the new object ``key`` without copying its bytes,
+        where the backend can (a hard link on the same filesystem); None when it cannot or
+        the key exists, and the caller puts the object instead. The caller never changes
+        ``local`` afterwards and removes its own name for it. The returned info has no
+        SHA-256 (nothing was read): the caller reads the object back to prove it."""
 
     def open(self, key: str) -> BinaryIO:
         """A readable binary stream of the object (ObjectMissing if absent)."""

@@ -88,6 +88,28 @@ class FileBackend:
             raise
         return ObjectInfo(key, digest.size, digest.sha256)
 
+    def adopt(self, key: str, local: Path) -> ObjectInfo | None:
+        # A hard link, not a copy: ingest's staged file (same filesystem as the home's own
+        # location) becomes the object. Its bytes are made durable first, then the name
+        # appears at once, complete (link(2) never overwrites: EEXIST leaves it to put).
+        final = self._path(key)
+        try:
+            with open(local, "rb") as staged:
+                os.fsync(staged.fileno())
+                size = os.fstat(staged.fileno()).st_size
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.link(local, final)
+        except OSError as exc:
+            if exc.errno in _CANNOT_LINK:
+                return None
+            raise _translate(self.location, key, exc) from exc
+        try:
+            fsync_dir(final.parent)
+        except OSError as exc:
+            final.unlink(missing_ok=True)
+            raise _translate(self.location, key, exc) from exc
+        return ObjectInfo(key, size)
+
     def open(self, key: str) -> BinaryIO:
         try:
             return open(self._path(key), "rb")
@@ -170,6 +192,11 @@ class FileBackend:
             (self.root / TMP_DIR / name).unlink(missing_ok=True)
         except OSError as exc:
             raise _translate(self.location, partial.ref, exc) from exc
+
+
+# Another filesystem, an existing name, no hard links here, too many links: put instead.
+_CANNOT_LINK = {errno.EXDEV, errno.EEXIST, errno.EPERM, errno.EMLINK, errno.ENOTSUP,
+                errno.EOPNOTSUPP}
 
 
 def _mtime(st: os.stat_result) -> datetime:

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from repository.errors import BackendUnavailable, KhosoError
 from storage.backend import Backend
-from storage.errors import ObjectMissing, StorageError
+from storage.errors import ObjectExists, ObjectMissing, StorageError
 from storage.fixity import hash_stream
 
 OK, MISSING, CORRUPT, UNREADABLE = "ok", "missing", "corrupt", "unreadable"
@@ -50,18 +50,24 @@ def check_object(backend: Backend, obj: StoredObject,
 
 
 def put_verified(backend: Backend, obj: StoredObject, source: BinaryIO | None = None, *,
-                 replace: bool = False, on_bytes: Callable[[int], None] | None = None) -> None:
-    """Store one object and prove it by reading it back."""
-    if source is None:
-        assert obj.local is not None
-        with open(obj.local, "rb") as fh:
-            info = backend.put(obj.key, fh, replace=replace)
-    else:
-        info = backend.put(obj.key, source, replace=replace)
-    if info.sha256 != obj.sha256 or info.size != obj.size:
-        raise CopyNotVerified(location=backend.location, key=obj.key,
-                              problem="the source changed while it was copied")
-    result = check_object(backend, obj)
+                 replace: bool = False, on_bytes: Callable[[int], None] | None = None,
+                 adopt: bool = False) -> None:
+    """Store one object and prove it by reading it back. With ``adopt`` the backend may take
+    the finished local file itself (``Backend.adopt``) instead of a copy of its bytes."""
+    info = None
+    if adopt and source is None and obj.local is not None and not replace:
+        info = backend.adopt(obj.key, obj.local)
+    if info is None:
+        if source is None:
+            assert obj.local is not None
+            with open(obj.local, "rb") as fh:
+                info = backend.put(obj.key, fh, replace=replace)
+        else:
+            info = backend.put(obj.key, source, replace=replace)
+        if info.sha256 != obj.sha256 or info.size != obj.size:
+            raise CopyNotVerified(location=backend.location, key=obj.key,
+                                  problem="the source changed while it was copied")
+    result = check_object(backend, obj)  # adopted or copied: our SHA-256 of what is there
     if result != OK:
         raise CopyNotVerified(location=backend.location, key=obj.key, problem=result)
     if on_bytes:
@@ -69,18 +75,23 @@ def put_verified(backend: Backend, obj: StoredObject, source: BinaryIO | None = 
 
 
 def store_all(backend: Backend, objects: Iterable[StoredObject], *, workers: int = 4,
-              on_bytes: Callable[[int], None] | None = None) -> None:
-    """Store and verify every object; on any failure remove what this call wrote, re-raise."""
+              on_bytes: Callable[[int], None] | None = None, adopt: bool = False) -> None:
+    """Store and verify every object; on any failure remove what this call wrote, re-raise.
+    ``adopt``: see :func:`put_verified` (for one location only: two locations sharing one
+    file would not be two copies)."""
     objects = list(objects)
+    theirs: set[str] = set()  # keys already there with other content: never ours to remove
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(put_verified, backend, o, on_bytes=on_bytes): o
+            futures = {pool.submit(put_verified, backend, o, on_bytes=on_bytes, adopt=adopt): o
                        for o in objects}
             errors = [exc for fut in futures if (exc := fut.exception()) is not None]
+            theirs = {futures[fut].key for fut in futures
+                      if isinstance(fut.exception(), ObjectExists)}
             if errors:
                 raise errors[0]
     except BaseException:
-        remove_all(backend, [o.key for o in objects])
+        remove_all(backend, [o.key for o in objects if o.key not in theirs])
         raise
 
 

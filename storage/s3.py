@@ -49,6 +49,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -273,6 +274,9 @@ class S3Backend:
         if retention:
             self._ensure_retention(key, full, retention)
         return ObjectInfo(key, reader.size, reader.hexdigest())
+
+    def adopt(self, key: str, local: Path) -> ObjectInfo | None:
+        return None  # an object store has no link to a local file: always put
 
     def open(self, key: str) -> BinaryIO:
         full = self._full(key)

@@ -49,6 +49,15 @@ def test_ingest_stores_verified_bag_in_two_locations(khoso, tmp_path: Path) -> N
             assert stored.read_bytes() == original.read_bytes()
         assert (root / prefix / "data/METS.xml").is_file()
         assert (root / prefix / "data/metadata/preservation/PREMIS.xml").is_file()
+    # "local" (staging's filesystem) took the staged files themselves: hard links, left with
+    # one name each once staging is gone, never shared with the other location's copy.
+    local, other = (stored_files(root / prefix) for root in
+                    (location_root(khoso.home, "local"), offsite))
+    assert len(local) == len(other) > 3
+    local_inodes = {os.stat(p).st_ino for p in local}
+    assert all(os.stat(p).st_nlink == 1 for p in local + other)
+    assert not local_inodes & {os.stat(p).st_ino for p in other}
+    assert staging_leftovers(khoso.home) == []
 
 
 def test_aip_show_lists_files_digests_copies_and_premis_events(khoso, tmp_path: Path) -> None:
