@@ -49,6 +49,7 @@ from ingest.mets_model import (
     m,
     parse_datetime,
 )
+from ingest.mets_schema import schema_errors
 from ingest.mets_sections import check_file_sec, check_md_sections, check_struct_map
 
 _NCNAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
@@ -98,6 +99,9 @@ def read_mets(data: bytes, where: str, *, role: str, folder_name: str | None,
         doc.error("mets-root-invalid", root, f"root element is {root.tag!r}, not METS's "
                   f"{{{METS}}}mets", "CSIP1000")
         return None
+    for line, message in schema_errors(root):
+        found.error("mets-schema-invalid", f"{where} line {line}: {message}", path=where,
+                    rule="METS 1.12 schema (CSIP: METS files are valid METS)")
     ids = _check_ids(root, doc)
     objid, type_, profile = _check_root(root, doc, folder_name)
     package_type = _check_header(root, doc)

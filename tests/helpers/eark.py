@@ -84,10 +84,10 @@ class SipBuilder:
         eads = sorted(p.relative_to(self.root / base).as_posix()
                       for p in (self.root / base / "metadata").rglob("*.xml"))
         dmd = [self._md_ref(mets, base, rel, n) for n, rel in enumerate(eads, 1)]
-        sec = _el(mets, "fileSec", ID="fileSec-rep")
         data = sorted(p.relative_to(self.root / base).as_posix()
                       for p in (self.root / base / "data").rglob("*") if p.is_file())
-        if data:
+        if data:  # an empty fileSec is not valid METS (it needs a fileGrp)
+            sec = _el(mets, "fileSec", ID="fileSec-rep")
             self._group(sec, base, "Data", "grp-data",
                         [(d, "application/octet-stream") for d in data])
         self._struct_map(mets, rep, dmd, [("Data", "grp-data")] if data else [])
