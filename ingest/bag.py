@@ -20,11 +20,10 @@ the report lists every problem, as in full validation.
 bagit-python 1.9 supplies the algorithm list; its reading of the tag files is replaced by
 ``ingest.bagit_parsers`` because it stops at the first problem and lets through, among others,
 ``BagIt-Version : 1.0``, a raw ``%`` in 1.0 manifest paths, manifests in unknown algorithms,
-unfetched ``fetch.txt`` items and Windows drive/UNC paths. ``bagit_profile`` checks profiles,
-except for Bag-Info, which is checked here (the library stops at the first missing tag and
-insists that ``BagIt-Profile-Identifier`` equals the URL the profile was loaded from; as in
-bagit-java, a bag need not name the profile the caller chose). The profile's own consistency
-and the Profiles 1.4 keys ``Require-Fetch.txt`` and ``Data-Empty`` are checked here too.
+unfetched ``fetch.txt`` items and Windows drive/UNC paths. The bag's files are found and hashed
+by ``ingest.bag_tree``, a profile is checked by ``ingest.bag_profile`` (:func:`load_profile`)
+and a serialized bag is unpacked by ``ingest.bag_serialized`` (:func:`open_serialized_bag`);
+this module re-exports those two functions.
 
 Decisions:
 
@@ -77,20 +76,22 @@ serialization-invalid, serialization-unsafe-member, serialization-no-base-direct
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import shutil
-import unicodedata
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
-import bagit_profile
-
+from ingest.bag_profile import check_profile, load_profile
+from ingest.bag_serialized import UnpackedBag, open_serialized_bag
+from ingest.bag_tree import (
+    BagTree,
+    hash_file,
+    is_empty_digest,
+    is_os_metadata,
+    nfc,
+    report_mismatches,
+    unreadable_problem,
+    walk_bag,
+)
 from ingest.bagit_parsers import (
     RFC_VERSION,
     SUPPORTED_ALGORITHMS,
@@ -100,7 +101,6 @@ from ingest.bagit_parsers import (
     Findings,
     Manifest,
     ManifestEntry,
-    Parsed,
     Version,
     manifest_kind,
     parse_oxum,
@@ -112,18 +112,13 @@ from ingest.bagit_parsers import (
     unicode_form,
 )
 from ingest.safety import find_collisions, open_regular, shown
-from ingest.unpack import unpack
-from policies.model import IntakeLimits
-from repository.errors import InvalidInput, Problem, TransferRejected
+from repository.errors import Problem
 from storage.fixity import Hasher
 
 __all__ = ["BagReport", "DeferredDigests", "PayloadEntry", "UnpackedBag", "load_profile",
            "open_serialized_bag", "validate_bag"]
 
-CHUNK = 1024 * 1024
 MAX_TAG_FILE = 256 * 1024 * 1024
-MAX_PROFILE = 1024 * 1024
-OS_METADATA = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"})
 _MISMATCH = {
     "normalization": ("name-normalization-mismatch", "Unicode normalization (NFC/NFD)",
                       "RFC 8493 §5.1"),
@@ -155,12 +150,12 @@ class DeferredDigests:
         """What :func:`validate_bag` reports for these bytes (``digests``: algorithm -> hex).
         ``size`` is not judged here: Payload-Oxum was checked from the walk."""
         found = Findings()
-        _mismatches(found, self.path, {a: digests[a] for a in self.expected}, self.expected,
-                    "payload-digest-mismatch")
+        report_mismatches(found, self.path, {a: digests[a] for a in self.expected},
+                          self.expected, "payload-digest-mismatch")
         return found.errors
 
     def unreadable(self, error: OSError) -> Problem:
-        return _unreadable("payload-file-unreadable", self.path, error)
+        return unreadable_problem("payload-file-unreadable", self.path, error)
 
 
 @dataclass(frozen=True)
@@ -171,24 +166,6 @@ class BagReport:
     warnings: list[Problem]
     payload: list[PayloadEntry]
     deferred: dict[str, DeferredDigests] = field(default_factory=dict)  # bag path -> digests
-
-
-@dataclass(frozen=True)
-class UnpackedBag:
-    root: Path
-    warnings: list[Problem]
-
-
-@dataclass
-class _Tree:
-    files: dict[str, int] = field(default_factory=dict)  # regular files -> size
-    dirs: set[str] = field(default_factory=set)
-
-    def payload(self) -> list[str]:
-        return sorted(p for p in self.files if p.startswith("data/"))
-
-    def tags(self) -> set[str]:
-        return {p for p in self.files if not p.startswith("data/")}
 
 
 def validate_bag(path: Path, *, profile: str | Path | None = None, processes: int = 2,
@@ -208,7 +185,7 @@ def validate_bag(path: Path, *, profile: str | Path | None = None, processes: in
     check = _BagCheck(root, found, max(1, processes), fast, defer_payload)
     check.run()
     if profile is not None and check.declaration is not None:
-        _check_profile(check, profile)
+        check_profile(check, profile)
     if check.deferred and found.errors:
         check.verify_deferred()  # rejected before any copy: list every problem now
     version = check.declaration.version if check.declaration else None
@@ -222,7 +199,7 @@ class _BagCheck:
         self.root, self.found, self.processes, self.fast = root, found, processes, fast
         self.defer = defer
         self.deferred: dict[str, DeferredDigests] = {}
-        self.tree = _Tree()
+        self.tree = BagTree()
         self.declaration: BagDeclaration | None = None
         self.manifests: list[Manifest] = []
         self.tag_manifests: list[Manifest] = []
@@ -242,7 +219,7 @@ class _BagCheck:
         return self.declaration.encoding if self.declaration else "utf-8"
 
     def run(self) -> None:
-        self.tree = _walk(self.root, self.found)
+        self.tree = walk_bag(self.root, self.found)
         self.declaration = self._read_declaration()
         if self.declaration is None:
             return
@@ -364,7 +341,7 @@ class _BagCheck:
                                 f"{found}, which differs only by {what}", path=disk, rule=rule)
             return
         names = [entry.path for entry, _ in entries]
-        same_nfc = len({_nfc(n) for n in names}) == 1
+        same_nfc = len({nfc(n) for n in names}) == 1
         code = "name-normalization-collision" if same_nfc else "name-case-collision"
         what = "Unicode normalization (NFC/NFD)" if same_nfc else "letter case"
         spelled = ", ".join(quoted(n) + (f" ({unicode_form(n)})" if same_nfc else "")
@@ -383,18 +360,19 @@ class _BagCheck:
                 self.found.error("payload-file-not-in-manifest", f"{shown(disk)} is in the "
                                  f"payload but not listed in {', '.join(lacking)}",
                                  path=shown(disk), rule="RFC 8493 §3")
-        if len({frozenset(_nfc(e.path) for e in m.entries) for m in self.manifests}) > 1:
+        if len({frozenset(nfc(e.path) for e in m.entries) for m in self.manifests}) > 1:
             self.found.warn("manifest-sets-differ", f"the payload manifests {', '.join(names)} "
                             "do not list the same files", rule="RFC 8493 §2.1.3")
 
     def _missing(self, missing: dict[str, list[tuple[Manifest, ManifestEntry]]]) -> set[str]:
-        to_fetch = {_nfc(e.path) for e in self.fetch}
+        to_fetch = {nfc(e.path) for e in self.fetch}
         excused: set[str] = set()
         for path, hits in missing.items():
-            if _nfc(path) in to_fetch:
+            if nfc(path) in to_fetch:
                 continue
             lists = ", ".join(sorted({manifest.name for manifest, _ in hits}))
-            if _is_os_metadata(path) and all(_is_empty(m.algorithm, e.digest) for m, e in hits):
+            if is_os_metadata(path) and all(is_empty_digest(m.algorithm, e.digest)
+                                            for m, e in hits):
                 excused.add(path)
                 self.found.warn("os-metadata-file-missing", f"{quoted(path)} (operating-system "
                                 f"metadata, zero bytes per {lists}) is not in the bag; copy "
@@ -421,7 +399,7 @@ class _BagCheck:
         return digests
 
     def _check_fetch(self) -> None:
-        listed = [(m.name, {_nfc(e.path) for e in m.entries}) for m in self.manifests]
+        listed = [(m.name, {nfc(e.path) for e in m.entries}) for m in self.manifests]
         for entry in self.fetch:
             where = f"fetch.txt line {entry.line}"
             if not entry.path.startswith("data/"):
@@ -429,7 +407,7 @@ class _BagCheck:
                                  "not under data/; fetch.txt lists payload files only",
                                  path=entry.path, rule="RFC 8493 §2.2.3")
                 continue
-            lacking = [name for name, paths in listed if _nfc(entry.path) not in paths]
+            lacking = [name for name, paths in listed if nfc(entry.path) not in paths]
             if lacking:
                 self.found.error("fetch-entry-not-in-manifest", f"{where}: {quoted(entry.path)} is "
                                  f"not listed in {', '.join(lacking)}", path=entry.path,
@@ -464,8 +442,8 @@ class _BagCheck:
     def verify_deferred(self) -> None:
         jobs = {p: frozenset(d.expected) for p, d in self.deferred.items()}
         for rel, actual in self._hash_all(jobs, "payload-file-unreadable").items():
-            _mismatches(self.found, rel, actual, self.deferred[rel].expected,
-                        "payload-digest-mismatch")
+            report_mismatches(self.found, rel, actual, self.deferred[rel].expected,
+                              "payload-digest-mismatch")
         self.deferred = {}
 
     def _verify_tags(self, digests: Digests) -> None:
@@ -478,7 +456,7 @@ class _BagCheck:
                   unreadable: str) -> dict[str, dict[str, str]]:
         def work(item: tuple[str, frozenset[str]]) -> tuple[str, dict[str, str] | OSError]:
             try:
-                return item[0], _hash_file(self.root / item[0], item[1])
+                return item[0], hash_file(self.root / item[0], item[1])
             except OSError as exc:
                 return item[0], exc
 
@@ -486,7 +464,7 @@ class _BagCheck:
         with ThreadPoolExecutor(max_workers=self.processes) as pool:
             for rel, outcome in pool.map(work, sorted(jobs.items())):
                 if isinstance(outcome, OSError):
-                    self.found.errors.append(_unreadable(unreadable, rel, outcome))
+                    self.found.errors.append(unreadable_problem(unreadable, rel, outcome))
                 else:
                     results[rel] = outcome
         return results
@@ -494,7 +472,7 @@ class _BagCheck:
     def _compare(self, computed: dict[str, dict[str, str]], digests: Digests,
                  code: str) -> dict[str, dict[str, str]]:
         for rel, actual in computed.items():
-            _mismatches(self.found, rel, actual, digests[rel], code)
+            report_mismatches(self.found, rel, actual, digests[rel], code)
         return computed
 
     def _check_oxum(self, excused: int) -> None:
@@ -522,7 +500,7 @@ class _BagCheck:
                       else self.found.warnings)
             bucket.append(problem)
         for rel in payload:
-            if _is_os_metadata(rel):
+            if is_os_metadata(rel):
                 self.found.warn("os-metadata-file", f"{shown(rel)} is operating-system metadata, "
                                 "not part of the records; leave it out of transfers",
                                 path=shown(rel))
@@ -536,333 +514,18 @@ class _Resolver:
         self.by_nfc: dict[str, list[str]] = {}
         self.by_fold: dict[str, list[str]] = {}
         for name in names:
-            self.by_nfc.setdefault(_nfc(name), []).append(name)
-            self.by_fold.setdefault(_nfc(name).casefold(), []).append(name)
+            self.by_nfc.setdefault(nfc(name), []).append(name)
+            self.by_fold.setdefault(nfc(name).casefold(), []).append(name)
 
     def resolve(self, path: str) -> tuple[str | None, str | None]:
         if path in self.exact:
             return path, None
         for index, how in ((self.by_nfc, "normalization"), (self.by_fold, "case")):
-            found = index.get(_nfc(path).casefold() if how == "case" else _nfc(path), [])
+            found = index.get(nfc(path).casefold() if how == "case" else nfc(path), [])
             if len(found) == 1:
                 return found[0], how
         stripped = path.rstrip(" \t")
         if stripped != path and stripped in self.exact:
             return stripped, "whitespace"
         return None, None
-
-
-def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-def _is_os_metadata(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return name.casefold() in OS_METADATA or name.startswith("._")
-
-
-def _is_empty(algorithm: str, digest: str) -> bool:
-    return (algorithm in SUPPORTED_ALGORITHMS
-            and hashlib.new(algorithm).hexdigest() == digest)
-
-
-def _undecodable(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _walk(root: Path, found: Findings) -> _Tree:
-    """Every entry under ``root``, without following links (they are reported, not entered)."""
-    tree = _Tree()
-    pending: list[tuple[str, str]] = [("", str(root))]
-    while pending:
-        prefix, directory = pending.pop()
-        try:
-            with os.scandir(directory) as scan:
-                entries = list(scan)
-        except OSError as exc:
-            found.error("bag-unreadable", f"cannot list {shown(prefix) or 'the bag'}: "
-                        f"{exc.strerror}", path=shown(prefix.rstrip("/")) or ".")
-            continue
-        for entry in entries:
-            _classify(entry, prefix + entry.name, tree, pending, found)
-    return tree
-
-
-def _classify(entry: os.DirEntry[str], rel: str, tree: _Tree, pending: list[tuple[str, str]],
-              found: Findings) -> None:
-    if _undecodable(entry.name):
-        found.error("name-not-utf8", f"{quoted(rel)}: the name is not valid UTF-8, so no "
-                    "manifest can list it", path=shown(rel))
-    try:
-        if entry.is_symlink():
-            found.error("symlink-in-bag", f"{quoted(rel)} is a symbolic link; a bag must hold "
-                        "the files themselves", path=shown(rel))
-        elif entry.is_dir(follow_symlinks=False):
-            tree.dirs.add(rel)
-            pending.append((rel + "/", entry.path))
-        elif entry.is_file(follow_symlinks=False):
-            tree.files[rel] = entry.stat(follow_symlinks=False).st_size
-        else:
-            found.error("special-file-in-bag", f"{quoted(rel)} is a device, FIFO or socket, not "
-                        "a regular file", path=shown(rel))
-    except OSError as exc:
-        found.error("bag-unreadable", f"cannot examine {quoted(rel)}: {exc.strerror}",
-                    path=shown(rel))
-
-
-def _mismatches(found: Findings, rel: str, actual: dict[str, str],
-                expected: dict[str, dict[str, str]], code: str) -> None:
-    for algorithm, value in sorted(actual.items()):  # a stable order, however they were hashed
-        for declared, manifest in expected[algorithm].items():
-            if declared != value:
-                found.error(code, f"{quoted(rel)}: {algorithm} is {value}, but {manifest} says "
-                            f"{declared}; the file changed after bagging", path=rel,
-                            rule="RFC 8493 §3", extra={"algorithm": algorithm,
-                                                       "expected": declared, "found": value})
-
-
-def _unreadable(code: str, rel: str, error: OSError) -> Problem:
-    found = Findings()
-    found.error(code, f"cannot read {quoted(rel)}: {error}", path=rel)
-    return found.errors[0]
-
-
-def _hash_file(path: Path, algorithms: frozenset[str]) -> dict[str, str]:
-    """Every requested digest of one file from a single read in 1 MiB chunks."""
-    hashers = {a: hashlib.new(a) for a in algorithms}
-    with open_regular(path) as handle:
-        while chunk := handle.read(CHUNK):
-            for hasher in hashers.values():
-                hasher.update(chunk)
-    return {a: h.hexdigest() for a, h in hashers.items()}
-
-
-# --- BagIt Profiles -------------------------------------------------------------------------
-
-_PROFILE_CHECKS: tuple[tuple[str, str, tuple[int, ...] | None], ...] = (
-    ("Manifests-Required", "validate_manifests_required", None),
-    ("Tag-Manifests-Required", "validate_tag_manifests_required", None),
-    ("Manifests-Allowed", "validate_payload_manifests_allowed", (1, 3, 0)),
-    ("Tag-Manifests-Allowed", "validate_tag_manifests_allowed", (1, 3, 0)),
-    ("Tag-Files-Required", "validate_tag_files_required", None),
-    ("Tag-Files-Allowed", "validate_tag_files_allowed", (1, 2, 0)),
-    ("Allow-Fetch.txt", "validate_allow_fetch", None),
-    ("Accept-BagIt-Version", "validate_accept_bagit_version", None),
-)
-
-
-def load_profile(source: str | Path) -> Parsed[bagit_profile.Profile | None]:
-    """A BagIt Profile from a local path, a file: URL or an http(s) URL."""
-    found = Findings()
-    text = _profile_text(str(source), found)
-    if text is None:
-        return found.result(None)
-    try:
-        document = json.loads(text)
-        info = document.get("BagIt-Profile-Info") or {}
-        identifier = info.get("BagIt-Profile-Identifier") or str(source)
-        profile = bagit_profile.Profile(identifier, profile=document)
-        contradictions = _profile_contradictions(document)
-    except (bagit_profile.ProfileValidationError, ValueError, KeyError, TypeError,
-            AttributeError) as exc:
-        found.error("profile-invalid", f"{source} is not a usable BagIt Profile: {exc}",
-                    path=str(source))
-        return found.result(None)
-    for reason in contradictions:
-        found.error("profile-invalid", f"{source} is not a usable BagIt Profile: {reason}",
-                    path=str(source))
-    return found.result(None if found.errors else profile)
-
-
-_BAG_INFO_OPTIONS = frozenset({"required", "values", "repeatable", "description", "recommended"})
-
-
-def _profile_contradictions(document: dict[str, Any]) -> list[str]:
-    """Rules of the BagIt Profiles specification that bagit_profile 1.3.1 does not check."""
-    reasons = []
-    for tag, options in (document.get("Bag-Info") or {}).items():
-        unknown = sorted(set(options) - _BAG_INFO_OPTIONS) if isinstance(options, dict) else []
-        if not isinstance(options, dict) or unknown:
-            reasons.append(f"Bag-Info {tag} has options {unknown or options!r}; allowed are "
-                           f"{', '.join(sorted(_BAG_INFO_OPTIONS))}")
-    for required, allowed in (("Manifests-Required", "Manifests-Allowed"),
-                              ("Tag-Manifests-Required", "Tag-Manifests-Allowed")):
-        extra = set(document.get(required) or []) - set(document.get(allowed) or [])
-        if allowed in document and extra:
-            reasons.append(f"{required} lists {sorted(extra)}, which {allowed} does not allow")
-    if document.get("Require-Fetch.txt") is True and document.get("Allow-Fetch.txt") is False:
-        reasons.append("Require-Fetch.txt is true while Allow-Fetch.txt is false")
-    return reasons
-
-
-def _profile_text(source: str, found: Findings) -> str | None:
-    parts = urlsplit(source)
-    try:
-        if parts.scheme in ("http", "https"):
-            with urllib.request.urlopen(source, timeout=30) as response:
-                data = response.read(MAX_PROFILE + 1)
-        else:
-            path = Path(url2pathname(parts.path)) if parts.scheme == "file" else Path(source)
-            with path.open("rb") as handle:
-                data = handle.read(MAX_PROFILE + 1)
-    except (OSError, ValueError) as exc:
-        found.error("profile-unavailable", f"cannot read the BagIt Profile {source}: {exc}",
-                    path=source)
-        return None
-    if len(data) > MAX_PROFILE:
-        found.error("profile-invalid", f"{source} is larger than {MAX_PROFILE} bytes",
-                    path=source)
-        return None
-    return data.decode("utf-8-sig", errors="replace")
-
-
-class _ProfileView:
-    """The parts of a ``bagit.Bag`` that ``bagit_profile`` reads, filled from our own parse."""
-
-    def __init__(self, check: _BagCheck, declaration: BagDeclaration) -> None:
-        self.path = str(check.root)
-        self.tags = {"BagIt-Version": declaration.version,
-                     "Tag-File-Character-Encoding": declaration.encoding}
-        self._manifests = [str(check.root / m.name) for m in check.manifests]
-        self._tag_manifests = [str(check.root / m.name) for m in check.tag_manifests]
-
-    def manifest_files(self) -> list[str]:
-        return self._manifests
-
-    def tagmanifest_files(self) -> list[str]:
-        return self._tag_manifests
-
-    def __str__(self) -> str:
-        return Path(self.path).name
-
-
-def _check_profile(check: _BagCheck, source: str | Path) -> None:
-    profile = check.found.take(load_profile(source))
-    if profile is None or check.declaration is None:
-        return
-    ident = profile.url
-    view = _ProfileView(check, check.declaration)
-    for key, method, since in _PROFILE_CHECKS:
-        if key not in profile.profile or (since and profile.profile_version_info < since):
-            continue
-        try:
-            getattr(profile, method)(view)
-        except bagit_profile.ProfileValidationError as exc:
-            _nonconforming(check.found, ident, key, str(exc.value).split(": ", 1)[-1])
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            check.found.error("profile-invalid", f"profile {ident}: {key} cannot be applied: "
-                              f"{exc}", rule=f"BagIt Profile {key}")
-    _check_profile_bag_info(check, profile.profile, ident)
-    _check_profile_extras(check, profile.profile, ident)
-
-
-def _nonconforming(found: Findings, ident: str, key: str, detail: str, **where: str) -> None:
-    found.error("profile-nonconforming", f"the bag does not conform to profile {ident} "
-                f"({key}): {detail}", rule=f"BagIt Profile {key}", **where)
-
-
-def _check_profile_bag_info(check: _BagCheck, profile: dict[str, Any], ident: str) -> None:
-    """Bag-Info rules, every one reported; tag names compared without regard to case."""
-    values: dict[str, list[str]] = {}
-    for label, value in check.info:
-        values.setdefault(label.casefold(), []).append(value)
-    for tag, config in (profile.get("Bag-Info") or {}).items():
-        present = values.get(tag.casefold(), [])
-        config = config if isinstance(config, dict) else {}
-        allowed = config.get("values")
-        if config.get("required") is True and not present:
-            _nonconforming(check.found, ident, "Bag-Info", f"{check.info_name} has no {tag}",
-                           field=tag)
-        if allowed and any(v not in allowed for v in present):
-            _nonconforming(check.found, ident, "Bag-Info", f"{tag} is {present}, not one of "
-                           f"{allowed}", field=tag)
-        if config.get("repeatable") is False and len(present) > 1:
-            _nonconforming(check.found, ident, "Bag-Info", f"{tag} appears {len(present)} "
-                           "times but may appear once", field=tag)
-    declared = values.get("bagit-profile-identifier", [])
-    if declared and ident not in declared:
-        check.found.warn("profile-identifier-mismatch", f"{check.info_name} names profile "
-                         f"{declared[0]}; validated against {ident}",
-                         field="BagIt-Profile-Identifier")
-
-
-def _check_profile_extras(check: _BagCheck, profile: dict[str, Any], ident: str) -> None:
-    """Profile keys bagit_profile 1.3.1 does not know (BagIt Profiles 1.4)."""
-    if profile.get("Require-Fetch.txt") is True and not check.fetch:
-        _nonconforming(check.found, ident, "Require-Fetch.txt", "the bag has no fetch.txt")
-    payload = check.tree.payload()
-    if profile.get("Data-Empty") is True and (
-            len(payload) > 1 or any(check.tree.files[p] for p in payload)):
-        _nonconforming(check.found, ident, "Data-Empty", "data/ must hold nothing but one "
-                       "zero-byte file")
-    if profile.get("Serialization") == "required":
-        check.found.warn("profile-serialization-unchecked", f"profile {ident} requires a "
-                         "serialized bag; khoso checked the unpacked directory only",
-                         rule="BagIt Profile Serialization")
-
-
-# --- Serialized bags ------------------------------------------------------------------------
-
-_ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".zip")
-
-
-def open_serialized_bag(path: Path, workdir: Path) -> UnpackedBag:
-    """Unpack a .zip or .tar(.gz) bag into ``workdir`` and return its base directory.
-
-    Unpacking is :func:`ingest.unpack.unpack` (every member checked before anything is
-    written: escaping names, links, devices, duplicates and the bomb limits); its refusals
-    come back as ``serialization-unsafe-member`` (RFC 8493 §4), the cause in ``extra``.
-    RFC 8493 §4 wants one base directory; an archive with the bag files at its root (as
-    Archivematica writes them) becomes a directory named after the archive, with a warning.
-    The base directory must not exist yet in ``workdir`` (``FileExistsError``).
-    """
-    path, workdir = Path(path), Path(workdir)
-    found = Findings()
-    staging = workdir / f".{path.name}.unpacking"
-    try:
-        unpack(path, staging, IntakeLimits())
-    except TransferRejected as exc:
-        raise InvalidInput(reason=f"{path.name} holds unsafe entries; nothing was unpacked",
-                           details=[Problem("serialization-unsafe-member", p.message,
-                                            path=p.path, rule="RFC 8493 §4",
-                                            extra={"cause": p.code}) for p in exc.details]
-                           ) from exc
-    try:
-        shutil.rmtree(staging / "__MACOSX", ignore_errors=True)
-        source, base = _base_directory(path, staging, workdir, found)
-        if base.exists():
-            raise FileExistsError(f"{base} already exists")
-        source.rename(base)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return UnpackedBag(base, found.warnings)
-
-
-def _base_directory(path: Path, staging: Path, workdir: Path,
-                    found: Findings) -> tuple[Path, Path]:
-    """(folder to move, where it goes) for the one bag the archive must hold."""
-    tops = list(staging.iterdir()) if staging.exists() else []
-    if (staging / "bagit.txt").is_file():
-        found.warn("serialization-no-base-directory", f"{path.name} holds the bag files at its "
-                   "root instead of in one base directory; unpacked as "
-                   f"{_stem(path.name)}/", path=path.name, rule="RFC 8493 §4")
-        return staging, workdir / _stem(path.name)
-    if len(tops) == 1 and tops[0].is_dir():
-        return tops[0], workdir / tops[0].name
-    raise InvalidInput(reason=f"{path.name} does not hold exactly one bag", details=[Problem(
-        "serialization-invalid", f"{path.name} has {len(tops)} top-level entries and no "
-        "bagit.txt at its root; a serialized bag holds one base directory", path=path.name,
-        rule="RFC 8493 §4")])
-
-
-def _stem(name: str) -> str:
-    for suffix in _ARCHIVE_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
 

@@ -28,7 +28,8 @@ def shown(name: str) -> str:
                    if unicodedata.category(c) == "Cc" else c for c in text)
 
 
-def _undecodable(name: str) -> bool:
+def undecodable(name: str) -> bool:
+    """A name os.fsdecode could only keep as surrogate escapes: its bytes are not UTF-8."""
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
@@ -38,7 +39,7 @@ def _undecodable(name: str) -> bool:
 
 def check_name(rel_path: str) -> list[Problem]:
     problems: list[Problem] = []
-    if _undecodable(rel_path):
+    if undecodable(rel_path):
         problems.append(Problem("name-not-utf8", f"{shown(rel_path)}: file name is not valid "
                                 "UTF-8; rename it in the transfer", path=shown(rel_path)))
         return problems
@@ -62,7 +63,7 @@ def find_collisions(paths: Iterable[str]) -> list[Problem]:
     by_nfc: dict[str, str] = {}
     by_fold: dict[str, str] = {}
     for path in paths:
-        if _undecodable(path):
+        if undecodable(path):
             continue
         nfc = unicodedata.normalize("NFC", path)
         fold = nfc.casefold()
