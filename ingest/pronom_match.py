@@ -220,30 +220,42 @@ class CompiledSignatures:
 class _Gates:
     """Cheap conditions a signature needs before its patterns are worth running: the literal
     start of its BOF patterns, and the needles of its VAR and EOF patterns. Signatures are
-    filed by the first byte of their literal start, so most are never looked at."""
+    filed by the first byte of their literal start, so most are never looked at; those with
+    no literal start are filed by one needle they need (a buffer without it cannot open
+    them), and only the few that need nothing at all are looked at for every file."""
 
     def __init__(self, formats: list[_Format]) -> None:
         Gate = tuple[int, bytes, frozenset[int], frozenset[int]]
         self.by_first_byte: dict[int, list[Gate]] = {}
-        self.anywhere: list[Gate] = []  # signatures with no literal start
+        self.by_bof_needle: dict[int, list[Gate]] = {}  # no literal start: filed by a needle
+        self.by_eof_needle: dict[int, list[Gate]] = {}
+        self.always: list[Gate] = []  # no literal start and no needle
         for index, fmt in enumerate(formats):
             for _, patterns in fmt.signatures:
                 prefix = max((p.prefix for p in patterns if p.kind == BOF), key=len,
                              default=b"")
-                gate = (index, prefix,
-                        frozenset(n for p in patterns if p.kind == VAR for n in p.needle_ids),
-                        frozenset(n for p in patterns if p.kind == EOF for n in p.needle_ids))
+                in_bof = frozenset(n for p in patterns if p.kind == VAR for n in p.needle_ids)
+                in_eof = frozenset(n for p in patterns if p.kind == EOF for n in p.needle_ids)
+                gate = (index, prefix, in_bof, in_eof)
                 if prefix:
                     self.by_first_byte.setdefault(prefix[0], []).append(gate)
+                elif in_bof:
+                    self.by_bof_needle.setdefault(min(in_bof), []).append(gate)
+                elif in_eof:
+                    self.by_eof_needle.setdefault(min(in_eof), []).append(gate)
                 else:
-                    self.anywhere.append(gate)
+                    self.always.append(gate)
 
     def open_for(self, buffers: _Buffers) -> list[int]:
-        bof = buffers.bof
-        filed = self.by_first_byte.get(bof[0], []) if bof else []
-        return sorted({index for index, prefix, in_bof, in_eof in (*filed, *self.anywhere)
-                       if bof.startswith(prefix) and buffers.in_bof.issuperset(in_bof)
-                       and buffers.in_eof.issuperset(in_eof)})
+        bof, in_bof, in_eof = buffers.bof, buffers.in_bof, buffers.in_eof
+        candidates = [*(self.by_first_byte.get(bof[0], []) if bof else []), *self.always]
+        for needle in in_bof:
+            candidates += self.by_bof_needle.get(needle, ())
+        for needle in in_eof:
+            candidates += self.by_eof_needle.get(needle, ())
+        return sorted({index for index, prefix, needs_bof, needs_eof in candidates
+                       if bof.startswith(prefix) and in_bof.issuperset(needs_bof)
+                       and in_eof.issuperset(needs_eof)})
 
 
 class _NeedleIndex:
