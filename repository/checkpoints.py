@@ -8,6 +8,12 @@ can rewrite the catalog's tables (events, chain head and checkpoints alike) is s
 they cannot sign a new checkpoint without the key, and the journal in the home keeps the old
 ones. ``verify_log`` checks the chain, every signature, and that the chain still holds each
 checkpointed (seq, hash); ``khoso log export`` hands the same material to an auditor.
+
+``khoso log rotate-key`` replaces the key (a custodian leaves, a key may have been seen): an
+event naming the successor goes into the chain and the retiring key signs a checkpoint that
+covers it, so whoever trusts the old key can trust the new one; the old key's public half is
+kept in ``HOME/keys/checkpoint-retired/`` to verify what it signed, its private half is gone,
+and a checkpoint it signs after that event is reported as a forgery.
 """
 
 from __future__ import annotations
@@ -24,15 +30,18 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from repository import events
-from repository.catalog.models import Checkpoint
+from repository.catalog.models import Checkpoint, Event
 from repository.config import Settings
 from repository.context import Repository
-from repository.errors import BrokenLog, ConfigError
-from storage.files import create_exclusive
+from repository.errors import BrokenLog, ConfigError, UsageError
+from storage.files import create_exclusive, fsync_dir
 
 KEY_FILE = "checkpoint-ed25519.pem"
+RETIRED_DIR = "checkpoint-retired"  # public halves of retired keys, <key id>.pem
+ROTATION = "checkpoint key rotated"  # the policy-assignment event's detail "action"
 JOURNAL = Path("checkpoints") / "checkpoints.jsonl"
 STATEMENT_TYPE = "khoso-checkpoint/1"
 
@@ -108,6 +117,68 @@ def _create_key(path: Path) -> Ed25519PrivateKey:
     loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
     assert isinstance(loaded, Ed25519PrivateKey)
     return loaded
+
+
+def known_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
+    """The current key and every retired one, by key id (the public halves)."""
+    keys: dict[str, Ed25519PublicKey] = {}
+    current = signing_key(settings, create=False)
+    if current is not None:
+        keys[key_id(current.public_key())] = current.public_key()
+    folder = settings.keys_dir / RETIRED_DIR
+    for path in sorted(folder.glob("*.pem")) if folder.is_dir() else []:
+        public = load_public(path)
+        keys.setdefault(key_id(public), public)
+    return keys
+
+
+def rotations(session: Session) -> dict[str, int]:
+    """Each retired key id and the event at which it was retired."""
+    rows = session.execute(select(Event.seq, Event.detail).where(
+        Event.type == events.POLICY_ASSIGNMENT, Event.detail.contains(ROTATION)))
+    retired: dict[str, int] = {}
+    for seq, detail in rows:
+        doc = json.loads(detail)
+        if doc.get("action") == ROTATION and doc.get("retired"):
+            retired.setdefault(doc["retired"], seq)
+    return retired
+
+
+def rotate_key(repo: Repository) -> dict:
+    """Replace the checkpoint key; the retiring key vouches for its successor (see above)."""
+    settings = repo.settings
+    old = signing_key(settings, create=False)
+    if old is None:
+        raise UsageError(reason="there is no checkpoint key yet (the first checkpoint makes "
+                                "one): nothing to rotate")
+    new = Ed25519PrivateKey.generate()
+    old_id, new_id = key_id(old.public_key()), key_id(new.public_key())
+    with repo.catalog.session() as session:
+        events.record(session, events.POLICY_ASSIGNMENT, events.SUCCESS, repo.agent, detail={
+            "action": ROTATION, "retired": old_id, "current": new_id,
+            "public_key": public_pem(new.public_key()).decode("ascii")})
+    vouched = write_checkpoint(repo)  # still the old key: it signs the event naming the new
+    folder = settings.keys_dir / RETIRED_DIR
+    folder.mkdir(mode=0o700, exist_ok=True)
+    create_exclusive(folder / f"{old_id.replace(':', '_')}.pem",
+                     public_pem(old.public_key()), mode=0o644)
+    _replace_key(settings.keys_dir / KEY_FILE, new)
+    first = write_checkpoint(repo, force=True)
+    return {"retired": old_id, "current": new_id, "vouched_by_retired": vouched,
+            "first_signed": first}
+
+
+def _replace_key(path: Path, key: Ed25519PrivateKey) -> None:
+    """The new private key under the key's name, whole (a private temporary name, fsynced,
+    renamed over the old one, the folder fsynced): the old private key is gone."""
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    staged = path.with_name(f"{path.name}.next")
+    staged.unlink(missing_ok=True)  # a rotation killed before its rename
+    if not create_exclusive(staged, pem):
+        raise ConfigError(reason=f"{staged} appeared while the key was being replaced")
+    os.replace(staged, path)
+    fsync_dir(path.parent)
 
 
 def write_checkpoint(repo: Repository, *, force: bool = False) -> dict | None:

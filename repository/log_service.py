@@ -31,7 +31,9 @@ Verify here or on any other machine with Python 3.8+ (no package needed):
     python3 verify.py NEW_EXPORT --previous THIS_EXPORT   # later: nothing signed was rewritten
 
 Files: events.jsonl (every event and its hash), checkpoints.jsonl (signed statements of the
-chain head: seq, hash, time, key id), public-key.pem (Ed25519, RFC 8410), verify.py.
+chain head: seq, hash, time, key id), public-key.pem (Ed25519, RFC 8410), retired-keys/
+(keys replaced by 'khoso log rotate-key'; each vouched for its successor by signing the
+event that names it, which verify.py follows from the key id you pin), verify.py.
 Event details name AIPs and file paths: handle this export like the catalog itself.
 """
 
@@ -43,32 +45,48 @@ def _union(repo: Repository) -> tuple[list[checkpoints.Signed], set[checkpoints.
     return sorted(table | journal, key=lambda c: (c.seq, c.at)), table, journal
 
 
-def _public(repo: Repository, public_key: Path | None) -> Ed25519PublicKey | None:
+def _keys(repo: Repository, public_key: Path | None) -> dict[str, Ed25519PublicKey]:
+    """The keys checkpoints may be signed by: the one given, else the home's current and
+    retired keys (repository/checkpoints.py)."""
     if public_key is not None:
-        return checkpoints.load_public(public_key)
+        given = checkpoints.load_public(public_key)
+        return {checkpoints.key_id(given): given}
+    return checkpoints.known_keys(repo.settings)
+
+
+def _current_id(repo: Repository, public_key: Path | None) -> str | None:
+    if public_key is not None:
+        return checkpoints.key_id(checkpoints.load_public(public_key))
     key = checkpoints.signing_key(repo.settings, create=False)
-    return key.public_key() if key is not None else None
+    return checkpoints.key_id(key.public_key()) if key is not None else None
 
 
 def verify_log(repo: Repository, public_key: Path | None = None) -> dict:
     """The whole chain, every checkpoint's signature, and each checkpoint held by the chain."""
     signed, table, journal = _union(repo)
-    public = _public(repo, public_key)
-    kid = checkpoints.key_id(public) if public is not None else None
+    keys = _keys(repo, public_key)
+    kid = _current_id(repo, public_key)
+    with repo.catalog.session() as session:
+        retired_at = checkpoints.rotations(session)
     problems: list[tuple[int, str]] = []
     warnings: list[str] = []
     good: dict[int, str] = {}
     for cp in signed:
-        if public is None:
+        public = keys.get(cp.key_id)
+        if not keys:
             problems.append((cp.seq, f"checkpoint at event {cp.seq} cannot be checked: the "
                                      f"signing key {checkpoints.KEY_FILE} is missing from the "
                                      "home's keys (restore it, or pass --public-key)"))
-        elif cp.key_id != kid:
+        elif public is None:
             problems.append((cp.seq, f"checkpoint at event {cp.seq} is signed by {cp.key_id}, "
-                                     f"not by this home's key {kid}"))
+                                     f"not by this home's key {kid} nor a key it retired"))
         elif not checkpoints.signature_ok(public, cp):
             problems.append((cp.seq, f"checkpoint at event {cp.seq}: its signature does not "
                                      "verify (the checkpoint was forged or edited)"))
+        elif cp.key_id in retired_at and cp.seq > retired_at[cp.key_id]:
+            problems.append((cp.seq, f"checkpoint at event {cp.seq} is signed by {cp.key_id}, "
+                                     f"which was retired at event {retired_at[cp.key_id]}: "
+                                     "a retired key signs nothing later (forged?)"))
         elif good.setdefault(cp.seq, cp.hash) != cp.hash:
             problems.append((cp.seq, f"two signed checkpoints at event {cp.seq} disagree"))
     for cp in sorted(journal - table, key=lambda c: c.seq):
@@ -88,6 +106,7 @@ def verify_log(repo: Repository, public_key: Path | None = None) -> dict:
         "reason": problems[0][1] if problems else None,
         "problems": [p for _, p in problems], "warnings": warnings,
         "checkpoints": {"count": len(signed), "verified": len(good), "key_id": kid,
+                        "keys": sorted(keys), "retired": sorted(retired_at),
                         "latest": ({"seq": latest.seq, "hash": latest.hash, "at": latest.at}
                                    if latest else None)},
     }
@@ -109,12 +128,19 @@ def export_log(repo: Repository, out: Path) -> dict:
 def _export_into(repo: Repository, out: Path) -> dict:
     report = verify_log(repo)
     signed, _, _ = _union(repo)
-    public = _public(repo, None)
+    current = checkpoints.signing_key(repo.settings, create=False)
     (out / "checkpoints.jsonl").write_text(
         "".join(json.dumps(c.as_dict(), sort_keys=True, ensure_ascii=False) + "\n"
                 for c in signed), encoding="utf-8")
-    if public is not None:
-        (out / "public-key.pem").write_bytes(checkpoints.public_pem(public))
+    if current is not None:
+        (out / "public-key.pem").write_bytes(checkpoints.public_pem(current.public_key()))
+    current_id = checkpoints.key_id(current.public_key()) if current is not None else None
+    for kid_, public in checkpoints.known_keys(repo.settings).items():
+        if kid_ != current_id:
+            retired = out / "retired-keys"
+            retired.mkdir(exist_ok=True)
+            (retired / f"{kid_.replace(':', '_')}.pem").write_bytes(
+                checkpoints.public_pem(public))
     count = _write_events(repo, out / "events.jsonl")
     shutil.copyfile(VERIFIER, out / "verify.py")
     kid = report["checkpoints"]["key_id"]
@@ -147,12 +173,9 @@ def quick_log_state(repo: Repository) -> dict:
     checks everything from the first event.
     """
     signed, _, _ = _union(repo)
-    public = _public(repo, None)
-    anchor = None
-    if public is not None:
-        kid = checkpoints.key_id(public)
-        anchor = next((c for c in reversed(signed)
-                       if c.key_id == kid and checkpoints.signature_ok(public, c)), None)
+    keys = checkpoints.known_keys(repo.settings)
+    anchor = next((c for c in reversed(signed) if c.key_id in keys
+                   and checkpoints.signature_ok(keys[c.key_id], c)), None)
     with repo.catalog.session() as session:
         total = events.head(session)[0]
         held = anchor is None or (session.get(Event, anchor.seq) or Event()).hash == anchor.hash

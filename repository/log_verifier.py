@@ -5,7 +5,8 @@
 
     events.jsonl        every event: seq, aip, type, outcome, at, agent, detail, prev, hash
     checkpoints.jsonl   signed statements {"type", "seq", "hash", "at", "key_id"} + signature
-    public-key.pem      the Ed25519 public key that signed them
+    public-key.pem      the Ed25519 public key that signs them now
+    retired-keys/       keys it replaced (``khoso log rotate-key``), one PEM file each
 
 Run ``python3 verify.py DIR [--previous OLD_DIR] [--key-id ID]``. It checks that:
 
@@ -15,7 +16,10 @@ Run ``python3 verify.py DIR [--previous OLD_DIR] [--key-id ID]``. It checks that
    Python, so no package is needed) and the chain still holds the (seq, hash) it signed, so a
    log rewritten from the start, or cut short, fails even though its own links agree;
 3. with ``--previous``, every checkpoint of an earlier export you kept is still in this log;
-4. with ``--key-id``, the key is the one whose id you recorded earlier.
+4. with ``--key-id``, only the key whose id you recorded earlier is trusted at first; a key
+   that replaced it is trusted once the trusted key signed a checkpoint covering the
+   rotation event that names it (and so on, key after key). A key signs nothing after the
+   event that retired it.
 
 Exit 0 when everything verifies, 1 when anything does not (each problem is printed).
 """
@@ -138,18 +142,67 @@ def check_chain(events: list[dict]) -> tuple[dict[int, str], list[str]]:
     return hashes, []
 
 
-def check_checkpoints(checkpoints: list[dict], raw: bytes, hashes: dict[int, str],
+ROTATION = "checkpoint key rotated"
+
+
+def read_keys(folder: Path) -> dict[str, bytes]:
+    """Every exported key by id: public-key.pem and retired-keys/*.pem."""
+    pems = [folder / "public-key.pem"]
+    retired = folder / "retired-keys"
+    if retired.is_dir():
+        pems += sorted(retired.glob("*.pem"))
+    raws = [raw_public_key(p.read_text(encoding="ascii")) for p in pems]
+    return {key_id(raw): raw for raw in raws}
+
+
+def rotations(events: list[dict]) -> list[tuple[int, str, str]]:
+    """(seq, retired key id, successor key id) of each key rotation, in log order."""
+    return [(ev["seq"], d.get("retired"), d.get("current")) for ev in events
+            if ev.get("type") == "policy assignment"
+            and isinstance(d := ev.get("detail"), dict) and d.get("action") == ROTATION]
+
+
+def signed_by(cp: dict, keys: dict[str, bytes]) -> bool:
+    raw = keys.get(cp["statement"].get("key_id"))
+    return raw is not None and ed25519_verify(raw, _canonical(cp["statement"]),
+                                              base64.b64decode(cp["signature"]))
+
+
+def trusted_keys(pinned: str | None, keys: dict[str, bytes], events: list[dict],
+                 checkpoints: list[dict], hashes: dict[int, str]) -> set[str]:
+    """Without a pin, every exported key; with one, that key and each successor a trusted
+    key vouched for: it signed a checkpoint, held by the chain, covering the rotation."""
+    if pinned is None:
+        return set(keys)
+    trusted = {pinned}
+    for seq, retired, successor in rotations(events):
+        if retired in trusted and any(
+                cp["statement"].get("key_id") == retired and signed_by(cp, keys)
+                and cp["statement"].get("seq", 0) >= seq
+                and hashes.get(cp["statement"].get("seq")) == cp["statement"].get("hash")
+                for cp in checkpoints):
+            trusted.add(successor)
+    return trusted
+
+
+def check_checkpoints(checkpoints: list[dict], keys: dict[str, bytes], trusted: set[str],
+                      hashes: dict[int, str], retired_at: dict[str, int],
                       label: str = "") -> list[str]:
     problems: list[str] = []
-    kid, last = key_id(raw), max(hashes, default=0)
+    last = max(hashes, default=0)
     for cp in checkpoints:
         st = cp["statement"]
-        seq = st.get("seq")
+        seq, kid = st.get("seq"), st.get("key_id")
         where = f"{label}checkpoint at event {seq}"
-        if st.get("key_id") != kid:
-            problems.append(f"{where} names key {st.get('key_id')}, not {kid}")
-        elif not ed25519_verify(raw, _canonical(st), base64.b64decode(cp["signature"])):
+        if kid not in keys:
+            problems.append(f"{where} names key {kid}, which the export does not hold")
+        elif kid not in trusted:
+            problems.append(f"{where} is signed by {kid}, which no trusted key vouched for")
+        elif not signed_by(cp, keys):
             problems.append(f"{where}: the signature does not verify (forged or edited)")
+        elif kid in retired_at and isinstance(seq, int) and seq > retired_at[kid]:
+            problems.append(f"{where} is signed by {kid} after it was retired at event "
+                            f"{retired_at[kid]} (forged?)")
         elif seq not in hashes:
             problems.append(f"{where}: the log ends at event {last}; events were deleted")
         elif hashes[seq] != st.get("hash"):
@@ -159,16 +212,23 @@ def check_checkpoints(checkpoints: list[dict], raw: bytes, hashes: dict[int, str
 
 
 def verify(folder: Path, previous: Path | None = None, want_key: str | None = None) -> list[str]:
-    raw = raw_public_key((folder / "public-key.pem").read_text(encoding="ascii"))
+    keys = read_keys(folder)
     problems: list[str] = []
-    if want_key and key_id(raw) != want_key:
-        problems.append(f"the exported key is {key_id(raw)}, not the expected {want_key}")
-    hashes, chain_problems = check_chain(_lines(folder / "events.jsonl"))
+    if want_key and want_key not in keys:
+        problems.append(f"the export holds no key {want_key} (it holds {', '.join(keys)})")
+    events = _lines(folder / "events.jsonl")
+    hashes, chain_problems = check_chain(events)
     problems += chain_problems
-    problems += check_checkpoints(_lines(folder / "checkpoints.jsonl"), raw, hashes)
+    retired_at: dict[str, int] = {}
+    for seq, retired, _ in rotations(events):
+        retired_at.setdefault(retired, seq)
+    signed = _lines(folder / "checkpoints.jsonl")
+    trusted = trusted_keys(want_key, keys, events, signed, hashes)
+    problems += check_checkpoints(signed, keys, trusted, hashes, retired_at)
     if previous is not None:
-        old_raw = raw_public_key((previous / "public-key.pem").read_text(encoding="ascii"))
-        problems += check_checkpoints(_lines(previous / "checkpoints.jsonl"), old_raw, hashes,
+        old_keys = read_keys(previous)
+        problems += check_checkpoints(_lines(previous / "checkpoints.jsonl"), old_keys,
+                                      set(old_keys), hashes, retired_at,
                                       label="earlier export's ")
     return problems
 
@@ -187,13 +247,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     events = len(_lines(folder / "events.jsonl"))
     checkpoints = len(_lines(folder / "checkpoints.jsonl"))
-    raw = raw_public_key((folder / "public-key.pem").read_text(encoding="ascii"))
     for problem in problems:
         print(f"FAILED: {problem}")
     if problems:
         return 1
-    print(f"OK: {events} events chained, {checkpoints} checkpoints signed by {key_id(raw)} "
-          "and held by the chain")
+    print(f"OK: {events} events chained, {checkpoints} checkpoints signed by "
+          f"{', '.join(read_keys(folder))} and held by the chain")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""khoso log verify, log checkpoint, log export."""
+"""khoso log verify, log checkpoint, log rotate-key, log export."""
 
 from __future__ import annotations
 
@@ -50,6 +50,18 @@ def register(app: typer.Typer) -> None:
         st = data["statement"]
         emit({"checkpoint": data}, json_out,
              f"checkpoint at event {st['seq']} ({st['hash'][:16]}…) signed by {st['key_id']}")
+
+    @log.command("rotate-key")
+    def rotate_key(ctx: typer.Context, json_out: bool = JSON) -> None:
+        """Replace the checkpoint signing key; the old key signs the event naming the new one
+        and keeps only its public half (HOME/keys/checkpoint-retired/)."""
+        from repository.checkpoints import rotate_key as run
+
+        with opened(ctx) as repo:
+            data = run(repo)
+        emit(data, json_out, f"checkpoint key {data['retired']} retired; {data['current']} "
+                             "signs from now on (record the new id where operators cannot "
+                             "change it)")
 
     @log.command("export")
     def export(ctx: typer.Context, out: Path = typer.Option(..., "--out"),

@@ -193,3 +193,59 @@ def _public_of_created_key(path: Path) -> bytes:
     from repository.checkpoints import _create_key
 
     return _raw_public(_create_key(path))
+
+
+def test_a_rotated_key_vouches_for_its_successor_and_signs_nothing_later(  # type: ignore[no-untyped-def]
+        khoso, holding, repo, tmp_path) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+
+    from repository.checkpoints import RETIRED_DIR, Signed
+
+    khoso.ok("log", "checkpoint")
+    old_pem = (khoso.home / "keys" / KEY_FILE).read_bytes()
+    rotated = khoso.json("log", "rotate-key")
+    assert rotated["retired"] != rotated["current"]
+    assert rotated["vouched_by_retired"]["statement"]["key_id"] == rotated["retired"]
+    assert rotated["first_signed"]["statement"]["key_id"] == rotated["current"]
+    # The old private key is gone; its public half stays to verify what it signed.
+    assert (khoso.home / "keys" / KEY_FILE).read_bytes() != old_pem
+    assert stat.S_IMODE((khoso.home / "keys" / KEY_FILE).stat().st_mode) == 0o600
+    assert len(list((khoso.home / "keys" / RETIRED_DIR).glob("*.pem"))) == 1
+    khoso.ok("audit")  # signs with the new key
+    verified = khoso.json("log", "verify")
+    assert verified["intact"] and verified["checkpoints"]["key_id"] == rotated["current"]
+    assert verified["checkpoints"]["keys"] == sorted([rotated["retired"], rotated["current"]])
+
+    # An auditor who pinned the old key follows the rotation to the new one.
+    out = tmp_path / "export"
+    khoso.ok("log", "export", "--out", out)
+    followed = _run_verifier(out, "--key-id", rotated["retired"])
+    assert followed.returncode == 0, followed.stdout + followed.stderr
+    assert _run_verifier(out, "--key-id", "ed25519:0000000000000000").returncode == 1
+
+    # Someone who kept the old private key signs the head after the rotation: caught.
+    old = serialization.load_pem_private_key(old_pem, password=None)
+    with repo.catalog.session() as session:
+        seq, hash_ = events.head(session)
+        at = "2030-01-01T00:00:00.000000Z"
+        statement = Signed(seq, hash_, at, rotated["retired"], "").statement()
+        signature = base64.b64encode(old.sign(statement)).decode()  # type: ignore[union-attr]
+        from datetime import UTC, datetime
+
+        session.add(Checkpoint(seq=seq, hash=hash_, at=datetime(2030, 1, 1, tzinfo=UTC),
+                               key_id=rotated["retired"], signature=signature))
+    with open(khoso.home / JOURNAL, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(Signed(seq, hash_, at, rotated["retired"], signature).as_dict())
+                 + "\n")
+    caught = khoso.json("log", "verify", code=1)
+    assert "was retired at event" in caught["reason"]
+    out2 = tmp_path / "export2"
+    khoso.json("log", "export", "--out", out2, code=1)  # exported, and said not to verify
+    assert "after it was retired" in _run_verifier(out2).stdout
+
+
+def test_rotating_before_any_checkpoint_is_a_usage_error(khoso) -> None:  # type: ignore[no-untyped-def]
+    error = khoso.json("log", "rotate-key", code=2)["error"]
+    assert "nothing to rotate" in error["message"]
