@@ -132,14 +132,16 @@ def known_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
     return keys
 
 
-def rotations(session: Session) -> dict[str, int]:
-    """Each retired key id and the event at which it was retired."""
+def rotations(session: Session, keys: set[str]) -> dict[str, int]:
+    """Each retired key id and the event at which it was retired. Only rotations whose
+    successor is one of ``keys`` count: a rotation killed before the new key was saved
+    retired nothing (its key went on signing), and running it again retires it then."""
     rows = session.execute(select(Event.seq, Event.detail).where(
         Event.type == events.POLICY_ASSIGNMENT, Event.detail.contains(ROTATION)))
     retired: dict[str, int] = {}
     for seq, detail in rows:
         doc = json.loads(detail)
-        if doc.get("action") == ROTATION and doc.get("retired"):
+        if doc.get("action") == ROTATION and doc.get("retired") and doc.get("current") in keys:
             retired.setdefault(doc["retired"], seq)
     return retired
 

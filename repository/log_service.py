@@ -67,7 +67,8 @@ def verify_log(repo: Repository, public_key: Path | None = None) -> dict:
     keys = _keys(repo, public_key)
     kid = _current_id(repo, public_key)
     with repo.catalog.session() as session:
-        retired_at = checkpoints.rotations(session)
+        retired_at = checkpoints.rotations(
+            session, set(keys) | set(checkpoints.known_keys(repo.settings)))
     problems: list[tuple[int, str]] = []
     warnings: list[str] = []
     good: dict[int, str] = {}

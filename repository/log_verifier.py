@@ -220,8 +220,9 @@ def verify(folder: Path, previous: Path | None = None, want_key: str | None = No
     hashes, chain_problems = check_chain(events)
     problems += chain_problems
     retired_at: dict[str, int] = {}
-    for seq, retired, _ in rotations(events):
-        retired_at.setdefault(retired, seq)
+    for seq, retired, successor in rotations(events):
+        if successor in keys:  # a rotation killed before its new key was saved retired nothing
+            retired_at.setdefault(retired, seq)
     signed = _lines(folder / "checkpoints.jsonl")
     trusted = trusted_keys(want_key, keys, events, signed, hashes)
     problems += check_checkpoints(signed, keys, trusted, hashes, retired_at)

@@ -249,3 +249,23 @@ def test_a_rotated_key_vouches_for_its_successor_and_signs_nothing_later(  # typ
 def test_rotating_before_any_checkpoint_is_a_usage_error(khoso) -> None:  # type: ignore[no-untyped-def]
     error = khoso.json("log", "rotate-key", code=2)["error"]
     assert "nothing to rotate" in error["message"]
+
+
+def test_a_rotation_killed_before_its_new_key_was_saved_retires_nothing(  # type: ignore[no-untyped-def]
+        khoso, holding, repo, tmp_path) -> None:
+    from repository.checkpoints import ROTATION
+
+    khoso.ok("log", "checkpoint")
+    current = khoso.json("log", "verify")["checkpoints"]["key_id"]
+    with repo.catalog.session() as session:  # what a kill right after the event leaves
+        events.record(session, events.POLICY_ASSIGNMENT, events.SUCCESS, "test", detail={
+            "action": ROTATION, "retired": current, "current": "ed25519:never0saved0000"})
+    khoso.ok("log", "checkpoint")  # the old key goes on signing: not a forgery
+    assert khoso.json("log", "verify")["intact"]
+    out = tmp_path / "export"
+    khoso.ok("log", "export", "--out", out)
+    assert _run_verifier(out, "--key-id", current).returncode == 0
+    rotated = khoso.json("log", "rotate-key")  # run again: now it retires the key
+    assert rotated["retired"] == current
+    khoso.ok("log", "checkpoint", "--json")
+    assert khoso.json("log", "verify")["intact"]
