@@ -31,7 +31,7 @@ from policies.model import Level
 from repository import __version__, events
 from repository.catalog.models import Aip, AipFile, Location, Replica
 from repository.context import Repository
-from repository.errors import TransferRejected, UsageError
+from repository.errors import KhosoError, TransferRejected, UsageError
 from repository.keyring import ENCRYPTION, keys, new_sealing_key
 from repository.placement import choose_locations
 from repository.progress import NoProgress, Progress
@@ -103,8 +103,13 @@ def ingest(repo: Repository, opts: IngestOptions, progress: Progress | None = No
 def _evidence_keys(repo: Repository, decided: _Classification,
                    description: Description | None) -> EvidenceKeys | None:
     """Fresh data keys wrapped by the level's KEK when the transfer is classified (its
-    infected files are kept sealed), else None."""
-    level = decided(description) if description is not None else decided.level
+    infected files are kept sealed), else None. When the package's own classification
+    cannot be read, the strictest level's key: evidence is never kept weaker than it may
+    need."""
+    try:
+        level = decided(description) if description is not None else decided.level
+    except KhosoError:
+        level = max(repo.policies.classification.levels, key=lambda lvl: lvl.rank)
     if level.rank == 0:
         return None
     provider = keys(repo)

@@ -114,3 +114,26 @@ def test_accepted_classified_transfer_report_lists_formats_by_number(khoso,
         (fmt or "").startswith("fmt/") for fmt in report["formats"].values())
     text = Path(result["report"]).read_text(encoding="utf-8")
     assert "Tờ trình" not in text and "Hồ sơ tối mật" not in text
+
+
+def test_evidence_of_a_package_whose_level_cannot_be_read_gets_the_strictest_key(
+        khoso, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from repository import ingest_service
+    from repository.context import open_repository
+    from repository.errors import UsageError
+    from repository.ingest_service import IngestOptions
+
+    repo = open_repository(str(khoso.home))
+    try:
+        decided = ingest_service._Classification(repo, IngestOptions(Path("x")))
+
+        def unreadable(_self: object, _description: object) -> None:
+            raise UsageError(reason="unknown classification level 'bí mật lắm'")
+
+        monkeypatch.setattr(ingest_service._Classification, "__call__", unreadable)
+        keys = ingest_service._evidence_keys(repo, decided, object())  # type: ignore[arg-type]
+        assert keys is not None
+        top = max(repo.policies.classification.levels, key=lambda lvl: lvl.rank)
+        assert keys().record["level"] == top.key  # type: ignore[union-attr]
+    finally:
+        repo.close()
