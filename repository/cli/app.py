@@ -27,9 +27,8 @@ from repository.cli import (
     storage_cmd,
     token_cmd,
 )
+from repository.cli.common import START_UP_GEN0
 from repository.errors import InternalError, KhosoError, UsageError
-
-_GC_FIRST_GENERATION = 10_000
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="khoso (kho số): a preservation repository for archive centres.")
@@ -74,12 +73,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _tune_collector() -> None:
     # Loading the catalog, policy and storage libraries makes a few hundred thousand
-    # long-lived objects and next to no garbage; with CPython's default first-generation
+    # long-lived objects and little garbage; with CPython's default first-generation
     # threshold (700) the cyclic collector scans them over and over (20-30 ms of a command's
-    # start-up, docs/benchmarks.md "Storage (issue 4)"). Cycles are still collected, only
-    # after 10,000 new container objects instead of 700.
+    # start-up, docs/benchmarks.md "Storage (issue 4)"). Until the repository is open the
+    # threshold is START_UP_GEN0, then RUNNING_GEN0 (repository/cli/common.py opened).
     thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], _GC_FIRST_GENERATION), *thresholds[1:])
+    gc.set_threshold(max(thresholds[0], START_UP_GEN0), *thresholds[1:])
 
 
 def _main(args: list[str]) -> int:
