@@ -87,6 +87,11 @@ def list_tokens(repo: Repository, user_name: str | None = None) -> dict:
 
 def authenticate(repo: Repository, token: str | None) -> User:
     """The user a bearer token acts for, or :class:`Unauthenticated` saying why not."""
+    return authenticate_token(repo, token)[1]
+
+
+def authenticate_token(repo: Repository, token: str | None) -> tuple[int, User]:
+    """The token's id and the user it acts for, or :class:`Unauthenticated`."""
     if not token:
         raise Unauthenticated(reason="send 'Authorization: Bearer <token>' (khoso token create)")
     wanted = digest(token)
@@ -96,8 +101,22 @@ def authenticate(repo: Repository, token: str | None) -> User:
         # The lookup is by digest; compare again in constant time for good measure.
         if row is None or not hmac.compare_digest(row.token_sha256, wanted):
             raise Unauthenticated(reason="unknown token")
-        if row.revoked_at is not None:
-            raise Unauthenticated(reason="the token was revoked")
-        if row.expires_at is not None and row.expires_at <= datetime.now(UTC):
-            raise Unauthenticated(reason="the token expired")
-        return row.user
+        return row.id, _usable(row)
+
+
+def user_of_token_id(repo: Repository, token_id: int) -> User:
+    """The user of a token known by its id (a signed session names it), or
+    :class:`Unauthenticated` when it is gone, revoked or expired."""
+    with repo.catalog.session() as session:
+        row = session.get(ApiToken, token_id, options=[selectinload(ApiToken.user)])
+        if row is None:
+            raise Unauthenticated(reason="the token of this session no longer exists")
+        return _usable(row)
+
+
+def _usable(row: ApiToken) -> User:
+    if row.revoked_at is not None:
+        raise Unauthenticated(reason="the token was revoked")
+    if row.expires_at is not None and row.expires_at <= datetime.now(UTC):
+        raise Unauthenticated(reason="the token expired")
+    return row.user

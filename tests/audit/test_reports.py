@@ -132,3 +132,24 @@ def test_names_of_classified_files_show_only_within_the_officers_authority(  # t
     assert "classified name" in seen["without"]
     assert all(p in seen["within"] for p in payload)
     assert path in seen["within"] and "classified name" not in seen["within"]
+
+
+def test_a_signed_in_browser_holds_a_signed_session_never_the_token(khoso, holding) -> None:  # type: ignore[no-untyped-def]
+    officer = token_for(khoso, "bao-quan")
+    token_id = khoso.json("token", "list")["tokens"][0]["token_id"]
+    with TestClient(create_app(load_settings(str(khoso.home)), background=False)) as client:
+        client.post("/login", data={"token": officer, "next": "/"})
+        session = client.cookies.get("khoso_session")
+        assert session and officer not in session and session.startswith(f"{token_id}.")
+        assert client.get("/", follow_redirects=False).status_code == 200
+        # A cookie edited by hand (another token id, a later expiry) is not one we signed.
+        body, _, mac = session.rpartition(".")
+        for forged in (f"{int(token_id) + 1}.{body.split('.')[1]}.{mac}",
+                       f"{token_id}.9999999999.{mac}", "garbage"):
+            client.cookies.set("khoso_session", forged)
+            assert client.get("/", follow_redirects=False).status_code == 303
+        # Revoking the token ends the sessions it opened.
+        client.cookies.set("khoso_session", session)
+        assert client.get("/", follow_redirects=False).status_code == 200
+        khoso.ok("token", "revoke", str(token_id))
+        assert client.get("/", follow_redirects=False).status_code == 303
