@@ -313,6 +313,9 @@ def identify(path: Path) -> FormatId:
     return _get_engine().identify(Path(path))
 
 
+PRELOAD = "ingest.formats_preload"  # imported once by the fork server: builds the engine
+
+
 def identify_many(paths: list[Path], workers: int = 2) -> list[FormatId]:
     """Identify files in order, in ``workers`` processes (each loads the signatures once)."""
     if workers <= 1 or len(paths) < 16 * workers:
@@ -320,7 +323,7 @@ def identify_many(paths: list[Path], workers: int = 2) -> list[FormatId]:
     # forkserver, not fork: the caller may be a threaded server, and forking threads is unsafe.
     # Callers that are scripts need the usual ``if __name__ == "__main__":`` guard.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])  # workers fork with FIDO already imported
+    context.set_forkserver_preload([PRELOAD])  # workers fork with the engine already built
     chunk = max(1, len(paths) // (workers * 8))
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_get_engine) as pool:
         return list(pool.map(identify, [Path(p) for p in paths], chunksize=chunk))
@@ -338,9 +341,9 @@ class IdentificationPool:
         self._executor: Executor
         if workers > 1 and expected >= 16 * workers:
             # forkserver, not fork: the caller may be threaded (copy threads, a server), and
-            # forking a threaded process is unsafe. Workers fork with FIDO already imported.
+            # forking a threaded process is unsafe. Workers fork with the engine built (PRELOAD).
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload([__name__])
+            context.set_forkserver_preload([PRELOAD])
             self._executor = ProcessPoolExecutor(workers, mp_context=context,
                                                  initializer=_get_engine)
         else:
