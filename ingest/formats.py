@@ -16,6 +16,7 @@ sequence of one stream to another (so Word 97 files come out as bare OLE2, fmt/1
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
 import struct
 import threading
@@ -34,6 +35,8 @@ import yaml
 from fido import CONFIG_DIR
 from fido.fido import Fido
 
+from ingest import pronom_match
+from ingest.pronom_cache import AnalysisCache, cache_dir, cache_key
 from ingest.pronom_match import CompiledSignatures
 from policies.yaml_text import safe_load
 from repository.errors import ConfigError, Problem
@@ -81,12 +84,26 @@ class _ContainerSignature:
     files: tuple[tuple[str, tuple[tuple[tuple[str, tuple[_SubSequence, ...]], ...], ...]], ...]
 
 
+def _signature_cache() -> AnalysisCache:
+    """The on-disk cache for this signature set and code (ingest/pronom_cache.py);
+    KHOSO_PRONOM_CACHE=off works everything out in the process."""
+    import fido
+
+    inputs = [*(Path(CONFIG_DIR) / name for name in FORMAT_FILES), Path(pronom_match.__file__)]
+    key = cache_key(inputs, [str(getattr(pronom_match.hyperscan, "__version__", "none")),
+                             str(getattr(fido, "__version__", "?"))])
+    off = os.environ.get("KHOSO_PRONOM_CACHE", "").lower() in ("off", "0", "no")
+    return AnalysisCache(None if off else cache_dir(), key)
+
+
 class _Engine:
     """FIDO's signatures plus the parsed container signatures; one per process."""
 
     def __init__(self) -> None:
         self.fido = Fido(quiet=True, handle_matches=self._unexpected, format_files=FORMAT_FILES)
-        self.matcher = CompiledSignatures(self.fido)  # FIDO's rules, ~20x faster
+        cache = _signature_cache()
+        self.matcher = CompiledSignatures(self.fido, cache)  # FIDO's rules, ~20x faster
+        cache.save()
         self.containers = _load_containers(Path(CONFIG_DIR) / CONTAINER_FILE)
         # Fido keeps per-file state on the instance (current_file, counters): one at a time.
         self.lock = threading.Lock()

@@ -30,6 +30,8 @@ import re._parser as sre_parse  # the stdlib's own regex parser: widths and lite
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ingest.pronom_cache import Analysis, AnalysisCache
+
 try:
     import hyperscan
 except ImportError:  # no wheel for this platform: _NeedleIndex searches one by one
@@ -62,16 +64,25 @@ class _Pattern:
     prefix: bytes = b""          # BOF: the literal bytes every match starts with
 
 
-def _compile(position: str, regex: bytes) -> _Pattern:
+def _analyse(position: str, regex: bytes) -> Analysis:
+    """What a pattern needs besides its compiled regex: (kind, the regex to compile, latest
+    start, tail width, needles, earliest start, literal prefix). Plain data: cacheable."""
     kind = {"BOF": BOF, "EOF": EOF}.get(position, VAR)
     gap = _LEADING_GAP.match(regex) if kind == BOF else None
     if gap is not None:
         rest = b"(?s)" + regex[gap.end():]
         low = int(gap.group(1) or 0)
-        return _Pattern(VAR, re.compile(rest), int(gap.group(2)), 0, _needles(rest), low)
+        return (VAR, rest, int(gap.group(2)), 0, _needles(rest), low, b"")
     tail = _tail_width(regex) if kind == EOF else 0
     prefix = _literal_prefix(regex) if kind == BOF else b""
-    return _Pattern(kind, re.compile(regex), -1, tail, _needles(regex), prefix=prefix)
+    return (kind, regex, -1, tail, _needles(regex), 0, prefix)
+
+
+def _compile(position: str, regex: bytes, cache: AnalysisCache | None = None) -> _Pattern:
+    kind, source, max_start, tail, needles, min_start, prefix = (
+        cache.pattern(position, regex, _analyse) if cache else _analyse(position, regex))
+    return _Pattern(kind, re.compile(source), max_start, tail, needles, min_start,
+                    prefix=prefix)
 
 
 def _literal_prefix(regex: bytes) -> bytes:
@@ -132,7 +143,8 @@ def _tail_width(regex: bytes) -> int:
 
 
 class CompiledSignatures:
-    def __init__(self, fido: Any) -> None:
+    def __init__(self, fido: Any, cache: AnalysisCache | None = None) -> None:
+        self._cache = cache
         self.priority: dict[str, frozenset[str]] = fido.puid_has_priority_over_map
         self.formats: list[_Format] = []
         self.by_extension: dict[str, list[_Format]] = {}
@@ -141,7 +153,7 @@ class CompiledSignatures:
             try:
                 for sig in element.findall("signature"):
                     patterns = tuple(_compile(pat.find("position").text,
-                                              pat.find("regex").text.encode("utf8"))
+                                              pat.find("regex").text.encode("utf8"), cache)
                                      for pat in sig.findall("pattern"))
                     signatures.append((sig.findtext("name") or "", patterns))
             except (re.error, AttributeError):
@@ -172,7 +184,8 @@ class CompiledSignatures:
                 return ()
             if pat.needles:
                 return tuple(numbers[n] for n in pat.needles)
-            form = prefilter_form(pat.regex.pattern)
+            form = (self._cache.prefilter(pat.regex.pattern, prefilter_form) if self._cache
+                    else prefilter_form(pat.regex.pattern))
             if form is None:
                 return ()
             return (len(numbers) + regexes.setdefault(form, len(regexes)),)
@@ -184,7 +197,7 @@ class CompiledSignatures:
             self.formats[i] = _Format(fmt.element, fmt.puid, signatures)
         needles = list(numbers)  # (by_extension keeps the unnumbered copies: names only)
         self._gates = _Gates(self.formats)
-        return needles, _NeedleIndex(needles, list(regexes))
+        return needles, _NeedleIndex(needles, list(regexes), cache=self._cache)
 
     def _present(self, buffer: bytes) -> frozenset[int]:
         return self.index.present(buffer)
@@ -265,7 +278,7 @@ class _NeedleIndex:
     the regexes."""
 
     def __init__(self, needles: list[bytes], regexes: list[bytes] | None = None,
-                 use_hyperscan: bool = True) -> None:
+                 use_hyperscan: bool = True, cache: AnalysisCache | None = None) -> None:
         self.needles = needles
         self.regexes = regexes or []
         self._db = None
@@ -278,9 +291,16 @@ class _NeedleIndex:
         expressions += self.regexes
         flags += [hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_PREFILTER
                   | hyperscan.HS_FLAG_DOTALL | hyperscan.HS_FLAG_ALLOWEMPTY] * len(self.regexes)
-        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._db.compile(expressions=expressions, ids=list(range(len(expressions))),
-                         elements=len(expressions), flags=flags)
+        if cache is None:
+            self._db = _database(expressions, flags)
+            return
+        data = cache.database(expressions, flags,
+                              lambda: hyperscan.dumpb(_database(expressions, flags)))
+        try:
+            self._db = hyperscan.loadb(data, hyperscan.HS_MODE_BLOCK)
+            self._db.scratch = hyperscan.Scratch(self._db)
+        except hyperscan.error:  # another platform's or version's database: compile anew
+            self._db = _database(expressions, flags)
 
     def present(self, buffer: bytes) -> frozenset[int]:
         if self._db is None or not buffer:  # without Hyperscan every regex may match
@@ -294,6 +314,13 @@ class _NeedleIndex:
 
         self._db.scan(buffer, match_event_handler=on_match)  # one Database per process
         return frozenset(found)
+
+
+def _database(expressions: list[bytes], flags: list[int]) -> Any:
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=expressions, ids=list(range(len(expressions))),
+               elements=len(expressions), flags=flags)
+    return db
 
 
 def prefilter_form(regex: bytes) -> bytes | None:
