@@ -93,7 +93,7 @@ def _signature_cache() -> AnalysisCache:
     key = cache_key(inputs, [str(getattr(pronom_match.hyperscan, "__version__", "none")),
                              str(getattr(fido, "__version__", "?"))])
     off = os.environ.get("KHOSO_PRONOM_CACHE", "").lower() in ("off", "0", "no")
-    return AnalysisCache(None if off else cache_dir(), key)
+    return AnalysisCache(None if off else cache_dir(), key)  # None: nothing on disk
 
 
 class _Engine:

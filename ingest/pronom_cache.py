@@ -29,8 +29,14 @@ FORMAT = "khoso-pronom-cache/1"
 Analysis = tuple[int, bytes, int, int, tuple[bytes, ...], int, bytes]
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+def cache_dir() -> Path | None:
+    """Where the cache lives; None when there is no home to put it in (no cache then)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no HOME and no password entry for this user
+            return None
     return Path(base) / "khoso"
 
 

@@ -59,3 +59,15 @@ def test_an_unwritable_cache_folder_changes_nothing(tmp_path: Path, monkeypatch)
     blocked.write_text("x")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
     assert _answers(formats._Engine())  # identifies, nothing written, no error
+
+
+def test_without_a_home_nothing_is_cached_and_identification_works(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ingest import pronom_cache
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert pronom_cache.cache_dir() is None
+    assert _answers(formats._Engine())
