@@ -45,30 +45,26 @@ def _union(repo: Repository) -> tuple[list[checkpoints.Signed], set[checkpoints.
     return sorted(table | journal, key=lambda c: (c.seq, c.at)), table, journal
 
 
-def _keys(repo: Repository, public_key: Path | None) -> dict[str, Ed25519PublicKey]:
-    """The keys checkpoints may be signed by: the one given, else the home's current and
-    retired keys (repository/checkpoints.py)."""
+def _keys(repo: Repository, public_key: Path | None) -> tuple[dict[str, Ed25519PublicKey],
+                                                              str | None]:
+    """The keys checkpoints may be signed by, and the one signing now: the key given, else
+    the home's current and retired keys (repository/checkpoints.py)."""
     if public_key is not None:
         given = checkpoints.load_public(public_key)
-        return {checkpoints.key_id(given): given}
-    return checkpoints.known_keys(repo.settings)
-
-
-def _current_id(repo: Repository, public_key: Path | None) -> str | None:
-    if public_key is not None:
-        return checkpoints.key_id(checkpoints.load_public(public_key))
-    key = checkpoints.signing_key(repo.settings, create=False)
-    return checkpoints.key_id(key.public_key()) if key is not None else None
+        kid = checkpoints.key_id(given)
+        return {kid: given}, kid
+    current = checkpoints.signing_key(repo.settings, create=False)
+    kid = checkpoints.key_id(current.public_key()) if current is not None else None
+    return checkpoints.known_keys(repo.settings), kid
 
 
 def verify_log(repo: Repository, public_key: Path | None = None) -> dict:
     """The whole chain, every checkpoint's signature, and each checkpoint held by the chain."""
     signed, table, journal = _union(repo)
-    keys = _keys(repo, public_key)
-    kid = _current_id(repo, public_key)
+    keys, kid = _keys(repo, public_key)
+    home_keys = keys if public_key is None else checkpoints.known_keys(repo.settings)
     with repo.catalog.session() as session:
-        retired_at = checkpoints.rotations(
-            session, set(keys) | set(checkpoints.known_keys(repo.settings)))
+        retired_at = checkpoints.rotations(session, set(keys) | set(home_keys))
     problems: list[tuple[int, str]] = []
     warnings: list[str] = []
     good: dict[int, str] = {}

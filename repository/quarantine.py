@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-import shutil
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
@@ -75,11 +74,9 @@ def _name(entry: Mapping, provider: KeyProvider | None, n: int) -> str:
     else:
         envelope, wrapping = sealed
         assert provider is not None
-        plain = io.BytesIO()
         label = f"name of quarantined file {n}"
-        shutil.copyfileobj(DecryptingReader(io.BytesIO(envelope),  # type: ignore[arg-type]
-                                            _key(provider, wrapping, label), label), plain)
-        name = plain.getvalue().decode("utf-8")
+        name = DecryptingReader(io.BytesIO(envelope), _key(provider, wrapping, label),
+                                label).read().decode("utf-8")
     parts = PurePosixPath(name).parts
     if not parts or name.startswith("/") or any(p in ("..", ".") for p in parts):
         raise Damaged(reason=f"quarantine record: file name {name!r} is not a relative path")
