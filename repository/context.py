@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from typing import TYPE_CHECKING
 
-from policies.loader import Policies, load_policies
 from repository.catalog.db import Catalog, open_catalog
 from repository.catalog.models import Location
 from repository.config import Settings, load_settings
 from storage.backend import Backend
 from storage.registry import open_backend
 
+if TYPE_CHECKING:
+    from policies.loader import Policies
 
-@dataclass
+
 class Repository:
-    settings: Settings
-    catalog: Catalog
-    policies: Policies
+    """Settings, catalog and policies of one home.
+
+    The policies are read and validated on first use, not when the repository opens:
+    pydantic, the policy models and the YAML cost ~0.1 s of start-up, which a command that
+    never consults them (``storage list``, ``aip show``, ``log verify``) need not pay. A
+    broken policy file still fails every command that consults it, before it does any work,
+    with the same error naming the file, key and rule.
+    """
+
+    def __init__(self, settings: Settings, catalog: Catalog,
+                 policies: Policies | None = None) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self._policies = policies
+        self._policies_lock = threading.Lock()
+
+    @property
+    def policies(self) -> Policies:
+        with self._policies_lock:
+            if self._policies is None:
+                from policies.loader import load_policies
+
+                self._policies = load_policies(self.settings.policies_dir)
+            return self._policies
 
     @property
     def agent(self) -> str:
@@ -32,6 +55,4 @@ class Repository:
 def open_repository(home: str | None = None, settings: Settings | None = None) -> Repository:
     settings = settings or load_settings(home)
     settings.require_initialised()
-    policies = load_policies(settings.policies_dir)
-    catalog = open_catalog(settings.database_url)
-    return Repository(settings, catalog, policies)
+    return Repository(settings, open_catalog(settings.database_url))

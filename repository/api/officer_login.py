@@ -2,22 +2,18 @@
 
 The pages are for preservation officers (policies/access.yaml: roles that ``may: audit``).
 A browser signs in once with an API token (``khoso token create --user NAME``) on ``/login``
-and gets a session cookie: the token's id and an expiry, signed with HMAC-SHA256 by a key of
-the home (``HOME/keys/web-session.key``) — never the token itself, which would open the API.
-The cookie is HttpOnly and SameSite=Strict, so no page needs a script and no other site can
-make the browser send it; revoking or expiring the token ends its sessions. A client may
-send ``Authorization: Bearer`` as the API does. Names of classified files are shown only to
+and gets a session cookie holding a random secret of a session kept in the catalog
+(repository/web_sessions.py) — never the token itself, which would open the API. Signing
+out ends that session on the server; so do 30 idle minutes, 12 hours, and revoking or
+expiring the token. The cookie is HttpOnly and SameSite=Strict, so no page needs a script
+and no other site can make the browser send it. A client may send ``Authorization: Bearer``
+as the API does. Names of classified files are shown only to
 an officer whose authority covers the record's level (policies/engine.py ``decide_names``):
 a file name can itself be secret.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-import time
-from pathlib import Path
 from urllib.parse import parse_qs, quote
 
 from fastapi import Request
@@ -27,13 +23,11 @@ from policies.engine import Actor, Record, decide_action, decide_names
 from repository.context import Repository
 from repository.errors import PolicyRefused
 from repository.report_render import environment
-from repository.tokens import Unauthenticated, authenticate, authenticate_token, user_of_token_id
+from repository.tokens import Unauthenticated, authenticate, authenticate_token
 from repository.users import actor
-from storage.files import create_exclusive
+from repository.web_sessions import LIFETIME_SECONDS, end_session, open_session, user_of_session
 
 COOKIE = "khoso_session"
-SESSION_KEY = "web-session.key"
-SESSION_SECONDS = 12 * 3600  # a working day; the token's own expiry still applies
 FORM_MAX = 4096
 
 
@@ -52,8 +46,7 @@ def officer(request: Request, repo: Repository) -> Actor:
         if header.lower().startswith("bearer "):
             viewer = actor(authenticate(repo, header[7:].strip()))
         else:
-            viewer = actor(user_of_token_id(repo, _session_token_id(
-                repo, request.cookies.get(COOKIE))))
+            viewer = actor(user_of_session(repo, request.cookies.get(COOKIE)))
     except Unauthenticated as exc:
         back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInFirst(back, str(exc)) from exc
@@ -95,50 +88,18 @@ async def sign_in(request: Request, repo: Repository) -> Response:
     if not decision.allowed:
         return login_page(back_to, decision.reason, status=403)
     response = RedirectResponse(back_to, status_code=303)
-    response.set_cookie(COOKIE, _session_value(repo, token_id), max_age=SESSION_SECONDS,
+    response.set_cookie(COOKIE, open_session(repo, token_id), max_age=LIFETIME_SECONDS,
                         httponly=True,
                         samesite="strict", secure=request.url.scheme == "https", path="/")
     return response
 
 
-def sign_out() -> Response:
+def sign_out(request: Request, repo: Repository) -> Response:
+    """End the session on the server (a copied cookie dies with it), then in the browser."""
+    end_session(repo, request.cookies.get(COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
-
-
-def _session_value(repo: Repository, token_id: int) -> str:
-    body = f"{token_id}.{int(time.time()) + SESSION_SECONDS}"
-    return f"{body}.{_mac(repo, body)}"
-
-
-def _session_token_id(repo: Repository, value: str | None) -> int:
-    """The token id a session cookie names, once its signature and expiry check out."""
-    if not value:
-        raise Unauthenticated(reason="not signed in")
-    body, _, mac = value.rpartition(".")
-    token_id, _, expires = body.partition(".")
-    if not (token_id.isdigit() and expires.isdigit()) \
-            or not hmac.compare_digest(mac, _mac(repo, body)):
-        raise Unauthenticated(reason="the session cookie is not one this server signed")
-    if int(expires) <= time.time():
-        raise Unauthenticated(reason="the session expired; sign in again")
-    return int(token_id)
-
-
-def _mac(repo: Repository, body: str) -> str:
-    return hmac.new(_session_key(repo.settings.keys_dir), body.encode("ascii"),
-                    hashlib.sha256).hexdigest()
-
-
-def _session_key(keys_dir: Path) -> bytes:
-    """The home's session-signing key: 32 random bytes, 0600, made on first use (whole or
-    not at all: storage/files.py); a racing process's key wins and is read back."""
-    path = keys_dir / SESSION_KEY
-    if not path.exists():
-        keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        create_exclusive(path, secrets.token_bytes(32))
-    return path.read_bytes()
 
 
 def _local(target: str) -> str:

@@ -64,8 +64,8 @@ async def login(request: Request, repo: Repository = Depends(get_repo)) -> Respo
 
 
 @router.post("/logout")
-def logout() -> Response:
-    return sign_out()
+def logout(request: Request, repo: Repository = Depends(get_repo)) -> Response:
+    return sign_out(request, repo)
 
 
 def aip_link(aip_id: str) -> str:

@@ -23,7 +23,7 @@ T = TypeVar("T")
 # loading Alembic and every migration script (about 0.3 s per command); Alembic is imported
 # only when there is something to migrate. tests/catalog/test_migrations.py keeps this equal
 # to the scripts' head, so a new migration cannot be forgotten here.
-HEAD = "0006_queue"
+HEAD = "0007_sessions"
 
 
 class CatalogUnavailable(KhosoError):

@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
         """List AIPs."""
         from repository.aips import list_aips
 
-        with opened(ctx) as repo:
+        with opened(ctx, policies=False) as repo:
             data = list_aips(repo)
         emit(data, json_out, "\n".join(
             f"{a['aip']}  {a['classification']:<13} {a['files']:>6} files {a['bytes']:>12} B  "
@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         """Show one AIP: files, copies and events."""
         from repository.aips import show_aip
 
-        with opened(ctx) as repo:
+        with opened(ctx, policies=False) as repo:
             data = show_aip(repo, aip_id)
         lines = [f"{data['aip']}  {data['title']}",
                  f"classification: {data['classification']}  protect until: "

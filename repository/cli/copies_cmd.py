@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         """List every dissemination copy made, numbered per record."""
         from repository.copy_register import rows
 
-        with opened(ctx) as repo:
+        with opened(ctx, policies=False) as repo:
             entries = rows(repo, aip_id)
         emit({"copies": entries}, json_out, "\n".join(
             f"{e['made_at'][:19]}  {e['aip']}  số {e['copy_number']:<4} {e['status']:<8} "

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         """Each rejected transfer's evidence: when, from where, signatures, sealed or not."""
         from repository.quarantine import list_quarantine
 
-        with opened(ctx) as repo:
+        with opened(ctx, policies=False) as repo:
             found = list_quarantine(repo)
         emit({"quarantine": found}, json_out, "\n".join(
             f"{q['id']}  {q['at']}  {q['files']} file(s){' (sealed)' if q['sealed'] else ''}"

@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
         """List storage locations."""
         from repository.locations import list_locations
 
-        with opened(ctx) as repo:
+        with opened(ctx, policies=False) as repo:
             locs = list_locations(repo)
         emit({"locations": locs}, json_out, "\n".join(
             f"{loc['name']:<16} {loc['url']}  (up to {loc['max_classification']}; "

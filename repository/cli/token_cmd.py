@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         """List tokens (never their values)."""
         from repository.tokens import list_tokens
 
-        with opened(ctx) as repo:
+        with opened(ctx, policies=False) as repo:
             data = list_tokens(repo, user_name)
         emit(data, json_out, "\n".join(
             f"{t['token_id']:>5}  {t['state']:<8} {t['user']:<16} expires {t['expires'] or '-'}"

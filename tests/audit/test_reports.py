@@ -3,12 +3,16 @@ the policy window per location, problems, repairs, unrecoverable files, trend.""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from repository.api.app import create_app
+from repository.catalog.models import WebSession
 from repository.config import load_settings
 from tests.helpers.holdings import set_checked
 from tests.helpers.officers import bearer, token_for
@@ -134,22 +138,67 @@ def test_names_of_classified_files_show_only_within_the_officers_authority(  # t
     assert path in seen["within"] and "classified name" not in seen["within"]
 
 
-def test_a_signed_in_browser_holds_a_signed_session_never_the_token(khoso, holding) -> None:  # type: ignore[no-untyped-def]
+def test_a_signed_in_browser_holds_a_server_session_never_the_token(khoso, holding, repo) -> None:  # type: ignore[no-untyped-def]
     officer = token_for(khoso, "bao-quan")
     token_id = khoso.json("token", "list")["tokens"][0]["token_id"]
-    with TestClient(create_app(load_settings(str(khoso.home)), background=False)) as client:
+    app = create_app(load_settings(str(khoso.home)), background=False)
+
+    def rows() -> list[WebSession]:
+        with repo.catalog.session() as session:
+            found = list(session.scalars(select(WebSession).order_by(WebSession.id)))
+            session.expunge_all()
+            return found
+
+    def shift(**ago: timedelta) -> None:  # move the newest session's times into the past
+        with repo.catalog.session() as session:
+            row = session.scalars(select(WebSession).order_by(WebSession.id.desc())).first()
+            for column, by in ago.items():
+                setattr(row, column, getattr(row, column) - by)
+
+    def sees(client: TestClient) -> int:
+        return client.get("/", follow_redirects=False).status_code
+
+    with TestClient(app) as client, TestClient(app) as thief:
         client.post("/login", data={"token": officer, "next": "/"})
-        session = client.cookies.get("khoso_session")
-        assert session and officer not in session and session.startswith(f"{token_id}.")
-        assert client.get("/", follow_redirects=False).status_code == 200
-        # A cookie edited by hand (another token id, a later expiry) is not one we signed.
-        body, _, mac = session.rpartition(".")
-        for forged in (f"{int(token_id) + 1}.{body.split('.')[1]}.{mac}",
-                       f"{token_id}.9999999999.{mac}", "garbage"):
-            client.cookies.set("khoso_session", forged)
-            assert client.get("/", follow_redirects=False).status_code == 303
+        cookie = client.cookies.get("khoso_session")
+        # A random secret (32 bytes), not the token nor any field of it (an id, an expiry).
+        assert officer not in cookie and re.fullmatch(r"[A-Za-z0-9_-]{43}", cookie)
+        # The catalog keeps the secret's SHA-256 only: a copy of the catalog opens nothing.
+        (row,) = rows()
+        assert row.secret_sha256 == hashlib.sha256(cookie.encode()).hexdigest()
+        assert row.token_id == token_id and row.ended_at is None
+        assert cookie not in repr(vars(row))
+        assert sees(client) == 200
+        # Cookies this server never handed out are refused.
+        for forged in ("garbage", cookie[:-1] + ("A" if cookie[-1] != "A" else "B")):
+            thief.cookies.set("khoso_session", forged)
+            assert sees(thief) == 303
+        # A copy of the cookie works until the officer signs out, then never again.
+        thief.cookies.set("khoso_session", cookie)
+        assert sees(thief) == 200
+        client.post("/logout")
+        assert client.cookies.get("khoso_session") is None
+        assert sees(thief) == 303 and rows()[0].ended_at is not None
+
+        # Activity is noted at most once a minute; 30 idle minutes end the session for good.
+        client.post("/login", data={"token": officer, "next": "/"})
+        shift(last_seen_at=timedelta(minutes=2))
+        assert sees(client) == 200
+        assert datetime.now(UTC) - rows()[-1].last_seen_at < timedelta(minutes=1)
+        shift(last_seen_at=timedelta(minutes=31))
+        assert sees(client) == 303 and rows()[-1].ended_at is not None
+        shift(last_seen_at=-timedelta(minutes=31))  # seen again "now": still ended
+        assert sees(client) == 303
+
+        # However active, a session ends 12 hours after sign-in.
+        client.post("/login", data={"token": officer, "next": "/"})
+        assert sees(client) == 200
+        shift(expires_at=timedelta(hours=12, seconds=1))
+        assert sees(client) == 303
+
         # Revoking the token ends the sessions it opened.
-        client.cookies.set("khoso_session", session)
-        assert client.get("/", follow_redirects=False).status_code == 200
+        client.post("/login", data={"token": officer, "next": "/"})
+        assert sees(client) == 200
         khoso.ok("token", "revoke", str(token_id))
-        assert client.get("/", follow_redirects=False).status_code == 303
+        assert sees(client) == 303
+        assert len(rows()) == 4

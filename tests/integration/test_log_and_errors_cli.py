@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
-from repository.catalog.models import Event
+from repository.catalog.models import AuditRun, Event
 from repository.context import open_repository
 from repository.demo import make_sample_transfer
 
@@ -60,17 +61,26 @@ def test_bad_policy_file_names_file_key_and_problem(khoso) -> None:
     policy = khoso.home / "policies" / "classification.yaml"
     policy.write_text(policy.read_text(encoding="utf-8").replace(
         "protection_years: 20", "protection_years: -5"), encoding="utf-8")
-    doc = khoso.json("aip", "list", code=2)
-    message = doc["error"]["message"]
-    assert "classification.yaml" in message
-    assert "levels.2.protection_years" in message
-    assert "greater than or equal to 1" in message
+    # Every command that consults the policies refuses before doing any work: an audit
+    # starts no run and records nothing.
+    events_before = khoso.json("log", "verify")["events"]
+    for command in (("audit",), ("replicate",), ("storage", "fsck")):
+        doc = khoso.json(*command, code=2)
+        message = doc["error"]["message"]
+        assert "classification.yaml" in message
+        assert "levels.2.protection_years" in message
+        assert "greater than or equal to 1" in message
+    # Commands that only read the catalog or the log still answer.
+    assert khoso.json("log", "verify")["events"] == events_before
+    assert khoso.json("aip", "list")["aips"] == []
+    with closing(open_repository(str(khoso.home))) as repo, repo.catalog.session() as session:
+        assert session.scalar(select(func.count(AuditRun.id))) == 0
 
 
 def test_broken_yaml_names_the_line(khoso) -> None:
     policy = khoso.home / "policies" / "replication.yaml"
     policy.write_text("min_copies: [2\n", encoding="utf-8")
-    doc = khoso.json("aip", "list", code=2)
+    doc = khoso.json("replicate", code=2)
     assert "replication.yaml" in doc["error"]["message"]
     assert "line" in doc["error"]["message"]
 

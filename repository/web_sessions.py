@@ -1,0 +1,92 @@
+"""Sessions of the officers' pages, kept in the catalog (``web_sessions``).
+
+Signing in with an API token opens a session: the browser gets a random secret (32 bytes,
+URL-safe base64) and the catalog keeps only its SHA-256, the token it was opened with and
+three times. A session stops working when:
+
+* the officer signs out (the row is ended: a copy of the cookie taken earlier is dead too);
+* it has been idle for :data:`IDLE_SECONDS` (a screen left open in a reading room);
+* :data:`LIFETIME_SECONDS` have passed since sign-in, however active it was;
+* its token is revoked or expires (checked on every request, repository/tokens.py).
+
+A signed cookie alone (the first design) could not be ended before its expiry: sign-out only
+asked the browser to forget it. Rows past their expiry for a day are deleted at each sign-in,
+so the table holds roughly a day of sign-ins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from repository.catalog.models import User, WebSession
+from repository.context import Repository
+from repository.tokens import Unauthenticated, user_of_token_id
+
+LIFETIME_SECONDS = 12 * 3600  # a working day; the token's own expiry still applies
+IDLE_SECONDS = 30 * 60
+SEEN_EVERY_SECONDS = 60  # last_seen_at is written at most once a minute per session
+KEEP_ENDED = timedelta(days=1)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def open_session(repo: Repository, token_id: int, now: datetime | None = None) -> str:
+    """A new session for this token; returns the secret for the cookie (shown once)."""
+    now = now or datetime.now(UTC)
+    secret = secrets.token_urlsafe(32)
+    with repo.catalog.session() as session:
+        session.execute(delete(WebSession).where(WebSession.expires_at < now - KEEP_ENDED))
+        session.add(WebSession(secret_sha256=_digest(secret), token_id=token_id,
+                               created_at=now, last_seen_at=now,
+                               expires_at=now + timedelta(seconds=LIFETIME_SECONDS)))
+    return secret
+
+
+def user_of_session(repo: Repository, secret: str | None,
+                    now: datetime | None = None) -> User:
+    """The user a live session acts for, or :class:`Unauthenticated` saying why not."""
+    if not secret:
+        raise Unauthenticated(reason="not signed in")
+    now = now or datetime.now(UTC)
+    wanted = _digest(secret)
+    refused = None
+    with repo.catalog.session() as session:  # commits the row's changes, also on refusal
+        row = session.scalar(select(WebSession).where(WebSession.secret_sha256 == wanted))
+        if row is None or not hmac.compare_digest(row.secret_sha256, wanted):
+            raise Unauthenticated(reason="this session is not one this server opened")
+        if row.ended_at is not None:
+            refused = "this session was signed out; sign in again"
+        elif row.expires_at <= now:
+            refused = "the session expired; sign in again"
+        elif row.last_seen_at + timedelta(seconds=IDLE_SECONDS) <= now:
+            row.ended_at = now  # idle: ended for good, a later request cannot revive it
+            refused = (f"the session was idle for over {IDLE_SECONDS // 60} minutes; "
+                       "sign in again")
+        elif (now - row.last_seen_at).total_seconds() >= SEEN_EVERY_SECONDS:
+            row.last_seen_at = now
+        token_id = row.token_id
+    if refused:
+        raise Unauthenticated(reason=refused)
+    return user_of_token_id(repo, token_id)
+
+
+def end_session(repo: Repository, secret: str | None, now: datetime | None = None) -> bool:
+    """Sign out: the session of this secret stops working everywhere. False when there was
+    no live session to end."""
+    if not secret:
+        return False
+    now = now or datetime.now(UTC)
+    with repo.catalog.session() as session:
+        row = session.scalar(select(WebSession).where(
+            WebSession.secret_sha256 == _digest(secret), WebSession.ended_at.is_(None)))
+        if row is None:
+            return False
+        row.ended_at = now
+    return True
