@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from policies.loader import Policies
-from policies.model import Level
+if TYPE_CHECKING:  # annotations only: deciding needs no pydantic (CLI start-up time)
+    from policies.loader import Policies
+    from policies.model import Level
 
 
 @dataclass(frozen=True)

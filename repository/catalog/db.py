@@ -105,6 +105,23 @@ def upgrade(engine: Engine) -> None:
         raise ConfigError(reason=f"cannot migrate the catalog: {exc.orig}") from exc
 
 
+def _refuse_unknown(engine: Engine, stored: str | None, where: str) -> None:
+    """A catalog at a revision none of our migrations knows was written by a newer khoso:
+    refuse it by name (Alembic would stop with "Can't locate revision"), change nothing."""
+    if stored is None:
+        return
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        ScriptDirectory.from_config(alembic_config(engine)).get_revision(stored)
+    except CommandError as exc:
+        raise ConfigError(reason=(
+            f"catalog {where} is at revision {stored!r}, which this khoso does not know "
+            f"(its newest is {HEAD!r}): a newer khoso wrote it; run that version, never an "
+            "older one, on this home (nothing was changed)")) from exc
+
+
 class Catalog:
     """The catalog connection of one command or request."""
 
@@ -115,7 +132,9 @@ class Catalog:
 
     def ensure_current(self) -> None:
         try:
-            if _stored_revision(self.engine) != HEAD:
+            stored = _stored_revision(self.engine)
+            if stored != HEAD:
+                _refuse_unknown(self.engine, stored, self.safe_url)
                 upgrade(self.engine)
         except OperationalError as exc:
             raise ConfigError(reason=f"catalog {self.safe_url} unreachable: {exc.orig}") from exc

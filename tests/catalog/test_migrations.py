@@ -69,3 +69,27 @@ def test_the_head_constant_names_the_newest_migration() -> None:
     from repository.catalog.db import HEAD
 
     assert head_revision() == HEAD
+
+
+def test_a_catalog_from_a_newer_khoso_is_refused_by_name_and_left_alone(
+        database_url: str) -> None:
+    import pytest
+    from sqlalchemy import text
+
+    from repository.catalog.db import make_engine
+    from repository.errors import ConfigError
+
+    open_catalog(database_url).dispose()
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+        with pytest.raises(ConfigError) as info:
+            open_catalog(database_url)
+        message = str(info.value)
+        assert "'0099_future'" in message and "newer khoso" in message
+        with engine.connect() as conn:  # nothing was migrated or stamped
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() \
+                == "0099_future"
+    finally:
+        engine.dispose()

@@ -1,5 +1,6 @@
 """What ``khoso`` loads before it does anything: commands that never open the repository load
-neither the catalog (SQLAlchemy, Alembic) nor policies (pydantic, YAML) nor storage (boto3).
+neither the catalog (SQLAlchemy, Alembic) nor policies (pydantic, YAML) nor storage (boto3);
+commands that only read the catalog or the log load no policies either.
 That is most of the CLI's start-up time (docs/benchmarks.md, "Storage (issue 4)"), so it is
 checked here by what a real process imported, never by a clock."""
 
@@ -36,3 +37,18 @@ def test_a_usage_error_is_reported_in_json_without_loading_the_catalog() -> None
     assert json.loads(done.stdout)["error"]["message"] == "No such option: --bogus"
     # typer itself coerces option values with pydantic once it parses a command line
     assert (HEAVY - {"pydantic"}) & loaded == set()
+
+
+def test_read_only_commands_load_no_policy_library(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    home = str(tmp_path / "home")
+    done, _ = run_khoso("--home", home, "init", "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    for command in (["aip", "list"], ["log", "verify"], ["token", "list"]):
+        done, loaded = run_khoso("--home", home, *command, "--json")
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert json.loads(done.stdout)  # answered
+        assert "sqlalchemy" in loaded  # they do read the catalog
+        assert {"pydantic", "boto3", "fastapi"} & loaded == set(), command
+    # A command that acts under the policies loads and checks them before it starts.
+    done, loaded = run_khoso("--home", home, "audit", "--json")
+    assert done.returncode == 0 and "pydantic" in loaded
