@@ -196,9 +196,15 @@ def test_a_signed_in_browser_holds_a_server_session_never_the_token(khoso, holdi
         shift(expires_at=timedelta(hours=12, seconds=1))
         assert sees(client) == 303
 
-        # Revoking the token ends the sessions it opened.
+        # Signing in again from a browser ends the session it held before.
         client.post("/login", data={"token": officer, "next": "/"})
-        assert sees(client) == 200
+        earlier = client.cookies.get("khoso_session")
+        client.post("/login", data={"token": officer, "next": "/"})
+        assert client.cookies.get("khoso_session") != earlier
+        thief.cookies.set("khoso_session", earlier)
+        assert sees(thief) == 303 and sees(client) == 200
+
+        # Revoking the token ends the sessions it opened.
         khoso.ok("token", "revoke", str(token_id))
         assert sees(client) == 303
-        assert len(rows()) == 4
+        assert len(rows()) == 5 and all(r.token_id == token_id for r in rows())
