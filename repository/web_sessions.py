@@ -56,25 +56,43 @@ def user_of_session(repo: Repository, secret: str | None,
         raise Unauthenticated(reason="not signed in")
     now = now or datetime.now(UTC)
     wanted = _digest(secret)
-    refused = None
+    refused: tuple[str, str] | None = None
     with repo.catalog.session() as session:  # commits the row's changes, also on refusal
         row = session.scalar(select(WebSession).where(WebSession.secret_sha256 == wanted))
         if row is None or not hmac.compare_digest(row.secret_sha256, wanted):
             raise Unauthenticated(reason="this session is not one this server opened")
         if row.ended_at is not None:
-            refused = "this session was signed out; sign in again"
+            refused = "signed-out", "this session was signed out; sign in again"
         elif row.expires_at <= now:
-            refused = "the session expired; sign in again"
+            refused = "expired", "the session expired; sign in again"
         elif row.last_seen_at + timedelta(seconds=IDLE_SECONDS) <= now:
             row.ended_at = now  # idle: ended for good, a later request cannot revive it
-            refused = (f"the session was idle for over {IDLE_SECONDS // 60} minutes; "
-                       "sign in again")
+            refused = "idle", (f"the session was idle for over {IDLE_SECONDS // 60} minutes; "
+                               "sign in again")
         elif (now - row.last_seen_at).total_seconds() >= SEEN_EVERY_SECONDS:
             row.last_seen_at = now
         token_id = row.token_id
     if refused:
-        raise Unauthenticated(reason=refused)
+        raise SessionEnded(why=refused[0], reason=refused[1])
     return user_of_token_id(repo, token_id)
+
+
+class SessionEnded(Unauthenticated):
+    """A session that was live once and is not any more; ``why`` (one of :data:`ENDINGS`)
+    lets the sign-in page say so without echoing any text from the request."""
+
+    def __init__(self, *, reason: str, why: str) -> None:
+        super().__init__(reason=reason)
+        self.why = why
+
+
+ENDINGS = {
+    "signed-out": "Phiên đã đăng xuất / You signed out.",
+    "idle": (f"Phiên đã hết hạn sau {IDLE_SECONDS // 60} phút không hoạt động / The session "
+             f"ended after {IDLE_SECONDS // 60} idle minutes."),
+    "expired": (f"Phiên đã quá {LIFETIME_SECONDS // 3600} giờ / The session ended "
+                f"{LIFETIME_SECONDS // 3600} hours after sign-in."),
+}
 
 
 def end_session(repo: Repository, secret: str | None, now: datetime | None = None) -> bool:

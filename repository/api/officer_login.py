@@ -25,7 +25,13 @@ from repository.errors import PolicyRefused
 from repository.report_render import environment
 from repository.tokens import Unauthenticated, authenticate, authenticate_token
 from repository.users import actor
-from repository.web_sessions import LIFETIME_SECONDS, end_session, open_session, user_of_session
+from repository.web_sessions import (
+    ENDINGS,
+    LIFETIME_SECONDS,
+    end_session,
+    open_session,
+    user_of_session,
+)
 
 COOKIE = "khoso_session"
 FORM_MAX = 4096
@@ -34,9 +40,9 @@ FORM_MAX = 4096
 class SignInFirst(Exception):
     """No valid token on a page request: the browser is sent to ``/login``."""
 
-    def __init__(self, back_to: str, reason: str) -> None:
+    def __init__(self, back_to: str, reason: str, why: str = "") -> None:
         super().__init__(reason)
-        self.back_to, self.reason = back_to, reason
+        self.back_to, self.reason, self.why = back_to, reason, why
 
 
 def officer(request: Request, repo: Repository) -> Actor:
@@ -49,7 +55,7 @@ def officer(request: Request, repo: Repository) -> Actor:
             viewer = actor(user_of_session(repo, request.cookies.get(COOKIE)))
     except Unauthenticated as exc:
         back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise SignInFirst(back, str(exc)) from exc
+        raise SignInFirst(back, str(exc), getattr(exc, "why", "")) from exc
     decision = decide_action(repo.policies, viewer, "audit")
     if not decision.allowed:
         raise PolicyRefused(rule=decision.rule, reason=decision.reason)
@@ -61,14 +67,18 @@ def names_visible(repo: Repository, viewer: Actor, aip_id: str, classification: 
                         Record(aip_id, repo.policies.level(classification))).allowed
 
 
-def login_page(back_to: str = "/", reason: str = "", status: int = 200) -> HTMLResponse:
+def login_page(back_to: str = "/", reason: str = "", status: int = 200,
+               ended: str = "") -> HTMLResponse:
+    """The sign-in form; ``ended`` names why the last session ended (a fixed text chosen by
+    key: nothing from the request is shown)."""
     html = environment().get_template("officers_login.html").render(
-        back_to=_local(back_to), reason=reason)
+        back_to=_local(back_to), reason=reason, ended=ENDINGS.get(ended, ""))
     return HTMLResponse(html, status_code=status)
 
 
 def redirect_to_login(exc: SignInFirst) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={quote(_local(exc.back_to), safe='/')}",
+    ended = f"&ended={exc.why}" if exc.why in ENDINGS else ""
+    return RedirectResponse(f"/login?next={quote(_local(exc.back_to), safe='/')}{ended}",
                             status_code=303)
 
 
@@ -98,7 +108,7 @@ async def sign_in(request: Request, repo: Repository) -> Response:
 def sign_out(request: Request, repo: Repository) -> Response:
     """End the session on the server (a copied cookie dies with it), then in the browser."""
     end_session(repo, request.cookies.get(COOKIE))
-    response = RedirectResponse("/login", status_code=303)
+    response = RedirectResponse("/login?ended=signed-out", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
 

@@ -54,8 +54,9 @@ def signed_in(request: Request, repo: Repository = Depends(get_repo)) -> Actor:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(back_to: str = Query("/", alias="next")) -> HTMLResponse:
-    return login_page(back_to)
+def login_form(back_to: str = Query("/", alias="next"),
+               ended: str = Query("", max_length=20)) -> HTMLResponse:
+    return login_page(back_to, ended=ended)
 
 
 @router.post("/login")

@@ -98,7 +98,8 @@ def test_officer_follows_a_problem_to_the_aip_page(khoso, holding, served) -> No
             assert holding[1] in page.locator("#aips").inner_text()
 
             page.locator("#sign-out").click()
-            page.wait_for_url(f"{served}/login")
+            page.wait_for_url(f"{served}/login?ended=signed-out")
+            assert "You signed out" in page.locator("#session-ended").inner_text()
             page.goto(served + "/aips")
             page.wait_for_url(f"{served}/login?next=/aips")
         finally:
