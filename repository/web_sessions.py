@@ -62,11 +62,12 @@ def user_of_session(repo: Repository, secret: str | None,
         if row is None or not hmac.compare_digest(row.secret_sha256, wanted):
             raise Unauthenticated(reason="this session is not one this server opened")
         if row.ended_at is not None:
-            refused = "signed-out", "this session was signed out; sign in again"
+            why = row.ended_why if row.ended_why in ENDINGS else "signed-out"
+            refused = why, f"this session ended ({why}); sign in again"
         elif row.expires_at <= now:
             refused = "expired", "the session expired; sign in again"
         elif row.last_seen_at + timedelta(seconds=IDLE_SECONDS) <= now:
-            row.ended_at = now  # idle: ended for good, a later request cannot revive it
+            row.ended_at, row.ended_why = now, "idle"  # for good: no later request revives it
             refused = "idle", (f"the session was idle for over {IDLE_SECONDS // 60} minutes; "
                                "sign in again")
         elif (now - row.last_seen_at).total_seconds() >= SEEN_EVERY_SECONDS:
@@ -92,12 +93,15 @@ ENDINGS = {
              f"ended after {IDLE_SECONDS // 60} idle minutes."),
     "expired": (f"Phiên đã quá {LIFETIME_SECONDS // 3600} giờ / The session ended "
                 f"{LIFETIME_SECONDS // 3600} hours after sign-in."),
+    "replaced": ("Phiên này đã được thay bằng một lần đăng nhập mới / You signed in again "
+                 "from this browser: this earlier session ended."),
 }
 
 
-def end_session(repo: Repository, secret: str | None, now: datetime | None = None) -> bool:
-    """Sign out: the session of this secret stops working everywhere. False when there was
-    no live session to end."""
+def end_session(repo: Repository, secret: str | None, now: datetime | None = None,
+                why: str = "signed-out") -> bool:
+    """Sign out (or ``why="replaced"``: a new sign-in from the same browser): the session of
+    this secret stops working everywhere. False when there was no live session to end."""
     if not secret:
         return False
     now = now or datetime.now(UTC)
@@ -106,5 +110,5 @@ def end_session(repo: Repository, secret: str | None, now: datetime | None = Non
             WebSession.secret_sha256 == _digest(secret), WebSession.ended_at.is_(None)))
         if row is None:
             return False
-        row.ended_at = now
+        row.ended_at, row.ended_why = now, why
     return True

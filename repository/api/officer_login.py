@@ -97,7 +97,7 @@ async def sign_in(request: Request, repo: Repository) -> Response:
     decision = decide_action(repo.policies, viewer, "audit")
     if not decision.allowed:
         return login_page(back_to, decision.reason, status=403)
-    end_session(repo, request.cookies.get(COOKIE))  # this browser's earlier session, if any
+    end_session(repo, request.cookies.get(COOKIE), why="replaced")  # this browser's last one
     response = RedirectResponse(back_to, status_code=303)
     response.set_cookie(COOKIE, open_session(repo, token_id), max_age=LIFETIME_SECONDS,
                         httponly=True,

@@ -194,8 +194,8 @@ def test_a_signed_in_browser_holds_a_server_session_never_the_token(khoso, holdi
         assert "30 idle minutes" in client.get(moved.headers["location"]).text
         odd = client.get("/login", params={"ended": "<b>x</b>"})
         assert odd.status_code == 200 and "<b>x" not in odd.text and "session-ended" not in odd.text
-        shift(last_seen_at=-timedelta(minutes=31))  # seen again "now": still ended
-        assert sees(client) == 303
+        shift(last_seen_at=-timedelta(minutes=31))  # seen again "now": still ended, as idle
+        assert "ended=idle" in client.get("/", follow_redirects=False).headers["location"]
 
         # However active, a session ends 12 hours after sign-in.
         client.post("/login", data={"token": officer, "next": "/"})
@@ -210,6 +210,8 @@ def test_a_signed_in_browser_holds_a_server_session_never_the_token(khoso, holdi
         assert client.cookies.get("khoso_session") != earlier
         thief.cookies.set("khoso_session", earlier)
         assert sees(thief) == 303 and sees(client) == 200
+        assert [r.ended_why for r in rows()[-2:]] == ["replaced", None]
+        assert rows()[0].ended_why == "signed-out"
 
         # Revoking the token ends the sessions it opened.
         khoso.ok("token", "revoke", str(token_id))

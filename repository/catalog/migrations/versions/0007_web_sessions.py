@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column('last_seen_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+        sa.Column('ended_why', sa.String(length=20), nullable=True),
         sa.ForeignKeyConstraint(['token_id'], ['api_tokens.id']),
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('secret_sha256'),
