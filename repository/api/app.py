@@ -47,6 +47,11 @@ SHUTDOWN.append(_stop_scheduler)
 def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     """The app for one home. ``background=False`` leaves schedulers off (tests)."""
     repo = open_repository(settings=settings)
+    try:
+        _ = repo.policies  # a broken policy file stops the server here, not its requests
+    except BaseException:
+        repo.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -6,6 +6,7 @@ test next to the parser's other hostile-input tests.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,7 +54,7 @@ def test_bagit_tag_file_readers_survive_fuzzing(tmp_path: Path, atheris_availabl
     _seed_bagit(corpus)
     done = _run("fuzz_bagit.py", corpus, 30000)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Done 30000 runs" in done.stderr
+    assert _runs_done(done.stderr) >= 30000
 
 
 def _seed_mets(folder: Path) -> None:
@@ -69,4 +70,12 @@ def test_mets_reader_survives_fuzzing(tmp_path: Path, atheris_available) -> None
     _seed_mets(corpus)
     done = _run("fuzz_mets.py", corpus, 4000)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Done 4000 runs" in done.stderr
+    assert _runs_done(done.stderr) >= 4000
+
+
+def _runs_done(stderr: str) -> int:
+    """How many inputs libFuzzer ran ("Done N runs in …"). It checks ``-runs`` between
+    batches, so N may pass the budget a little (30087 for 30000 was seen); never fall short."""
+    found = re.search(r"^Done (\d+) runs", stderr, re.MULTILINE)
+    assert found, stderr[-3000:]
+    return int(found.group(1))

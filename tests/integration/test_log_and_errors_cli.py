@@ -8,6 +8,7 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
 
 from repository.catalog.models import AuditRun, Event
@@ -75,6 +76,13 @@ def test_bad_policy_file_names_file_key_and_problem(khoso) -> None:
     assert khoso.json("aip", "list")["aips"] == []
     with closing(open_repository(str(khoso.home))) as repo, repo.catalog.session() as session:
         assert session.scalar(select(func.count(AuditRun.id))) == 0
+    # `khoso serve` refuses to start rather than fail its requests one by one.
+    from repository.api.app import create_app
+    from repository.config import load_settings
+    from repository.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"classification\.yaml"):
+        create_app(load_settings(str(khoso.home)), background=False)
 
 
 def test_broken_yaml_names_the_line(khoso) -> None:
