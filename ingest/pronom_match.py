@@ -208,7 +208,9 @@ class CompiledSignatures:
 
     def match(self, bof: bytes, eof: bytes) -> list[tuple[Any, str]]:
         found: list[tuple[_Format, str]] = []
-        buffers = _Buffers(bof, eof, self._present(bof), self._present(eof))
+        in_bof = self._present(bof)
+        # A file no longer than FIDO's buffer gives the same buffer for both ends: scan once.
+        buffers = _Buffers(bof, eof, in_bof, in_bof if eof is bof else self._present(eof))
         # Only formats with a signature that can still match; skipping one that cannot
         # changes nothing, as it would add nothing to ``found``.
         for index in self._gates.open_for(buffers):
