@@ -21,8 +21,9 @@ class Repository:
     The policies are read and validated on first use, not when the repository opens:
     pydantic, the policy models and the YAML cost ~0.1 s of start-up, which a command that
     never consults them (``storage list``, ``aip show``, ``log verify``) need not pay. A
-    broken policy file still fails every command that consults it, before it does any work,
-    with the same error naming the file, key and rule.
+    command that does asks :func:`open_repository` for them (``policies=True``): a broken
+    file then fails it before the catalog is opened or migrated, with the same error naming
+    the file, key and rule.
     """
 
     def __init__(self, settings: Settings, catalog: Catalog,
@@ -52,7 +53,15 @@ class Repository:
         self.catalog.dispose()
 
 
-def open_repository(home: str | None = None, settings: Settings | None = None) -> Repository:
+def open_repository(home: str | None = None, settings: Settings | None = None, *,
+                    policies: bool = False) -> Repository:
+    """The home's repository. ``policies=True`` validates the policy files first, before the
+    catalog is opened (and perhaps migrated): a broken file then changes nothing."""
     settings = settings or load_settings(home)
     settings.require_initialised()
-    return Repository(settings, open_catalog(settings.database_url))
+    loaded = None
+    if policies:
+        from policies.loader import load_policies
+
+        loaded = load_policies(settings.policies_dir)
+    return Repository(settings, open_catalog(settings.database_url), loaded)

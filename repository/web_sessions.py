@@ -5,9 +5,11 @@ URL-safe base64) and the catalog keeps only its SHA-256, the token it was opened
 three times. A session stops working when:
 
 * the officer signs out (the row is ended: a copy of the cookie taken earlier is dead too);
-* it has been idle for :data:`IDLE_SECONDS` (a screen left open in a reading room);
+* it has been idle for :data:`IDLE_SECONDS` (a screen left open in a reading room; activity
+  is written at most once a minute, so the idle end may come up to a minute early);
 * :data:`LIFETIME_SECONDS` have passed since sign-in, however active it was;
-* its token is revoked or expires (checked on every request, repository/tokens.py).
+* its token is revoked or expires (checked on every request, repository/tokens.py; the
+  session's own row is not ended then: a revoked token is never valid again).
 
 A signed cookie alone (the first design) could not be ended before its expiry: sign-out only
 asked the browser to forget it. Rows past their expiry for a day are deleted at each sign-in,
@@ -17,11 +19,10 @@ so the table holds roughly a day of sign-ins.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from repository.catalog.models import User, WebSession
 from repository.context import Repository
@@ -58,8 +59,10 @@ def user_of_session(repo: Repository, secret: str | None,
     wanted = _digest(secret)
     refused: tuple[str, str] | None = None
     with repo.catalog.session() as session:  # commits the row's changes, also on refusal
+        # Looked up by the secret's digest: equal digests mean equal secrets, and the
+        # digest of a guess tells nothing about how close it came.
         row = session.scalar(select(WebSession).where(WebSession.secret_sha256 == wanted))
-        if row is None or not hmac.compare_digest(row.secret_sha256, wanted):
+        if row is None:
             raise Unauthenticated(reason="this session is not one this server opened")
         if row.ended_at is not None:
             why = row.ended_why if row.ended_why in ENDINGS else "signed-out"
@@ -67,7 +70,11 @@ def user_of_session(repo: Repository, secret: str | None,
         elif row.expires_at <= now:
             refused = "expired", "the session expired; sign in again"
         elif row.last_seen_at + timedelta(seconds=IDLE_SECONDS) <= now:
-            row.ended_at, row.ended_why = now, "idle"  # for good: no later request revives it
+            # For good: no later request revives it. Only a live row: a sign-out racing this
+            # request keeps its own reason.
+            session.execute(update(WebSession).where(
+                WebSession.id == row.id, WebSession.ended_at.is_(None)).values(
+                ended_at=now, ended_why="idle"))
             refused = "idle", (f"the session was idle for over {IDLE_SECONDS // 60} minutes; "
                                "sign in again")
         elif (now - row.last_seen_at).total_seconds() >= SEEN_EVERY_SECONDS:
@@ -106,9 +113,7 @@ def end_session(repo: Repository, secret: str | None, now: datetime | None = Non
         return False
     now = now or datetime.now(UTC)
     with repo.catalog.session() as session:
-        row = session.scalar(select(WebSession).where(
-            WebSession.secret_sha256 == _digest(secret), WebSession.ended_at.is_(None)))
-        if row is None:
-            return False
-        row.ended_at, row.ended_why = now, why
-    return True
+        ended = session.execute(update(WebSession).where(
+            WebSession.secret_sha256 == _digest(secret), WebSession.ended_at.is_(None)).values(
+            ended_at=now, ended_why=why))
+        return bool(ended.rowcount)

@@ -46,12 +46,9 @@ SHUTDOWN.append(_stop_scheduler)
 
 def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     """The app for one home. ``background=False`` leaves schedulers off (tests)."""
-    repo = open_repository(settings=settings)
-    try:
-        _ = repo.policies  # a broken policy file stops the server here, not its requests
-    except BaseException:
-        repo.close()
-        raise
+    # A broken policy file stops the server here, before the catalog is touched, not its
+    # requests one by one.
+    repo = open_repository(settings=settings, policies=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

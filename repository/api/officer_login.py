@@ -17,6 +17,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, quote
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from policies.engine import Actor, Record, decide_action, decide_names
@@ -89,6 +90,12 @@ async def sign_in(request: Request, repo: Repository) -> Response:
     fields = parse_qs(body[:FORM_MAX].decode("utf-8", "replace"))
     token = (fields.get("token") or [""])[0].strip()
     back_to = _local((fields.get("next") or ["/"])[0])
+    # The catalog work blocks (SQLite waits for its write lock): off the event loop, so one
+    # sign-in never holds up the other requests.
+    return await run_in_threadpool(_sign_in, request, repo, token, back_to)
+
+
+def _sign_in(request: Request, repo: Repository, token: str, back_to: str) -> Response:
     try:
         token_id, user = authenticate_token(repo, token)
     except Unauthenticated as exc:

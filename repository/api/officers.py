@@ -55,7 +55,7 @@ def signed_in(request: Request, repo: Repository = Depends(get_repo)) -> Actor:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(back_to: str = Query("/", alias="next"),
-               ended: str = Query("", max_length=20)) -> HTMLResponse:
+               ended: str = Query("")) -> HTMLResponse:  # unknown keys show nothing
     return login_page(back_to, ended=ended)
 
 

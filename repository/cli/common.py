@@ -27,21 +27,17 @@ RUNNING_GEN0 = 10_000
 @contextmanager
 def opened(ctx: typer.Context, policies: bool = True) -> Iterator[Repository]:
     """The home's repository for one command, its policies validated before the command
-    does any work. ``policies=False`` (commands that only read the catalog or the log:
-    listings, ``aip show``, ``log verify``) skips that (~0.1 s of pydantic and models), so
-    they also still answer while a policy file is broken; one that consults the policies
-    after all loads them then (``Repository.policies``)."""
+    does any work, even before the catalog is opened (and perhaps migrated).
+
+    ``policies=False`` (commands that only read the catalog or the log: listings, ``aip
+    show``, ``log verify``) skips that (~0.1 s of pydantic and models), so they also still
+    answer while a policy file is broken; one that consults the policies after all loads
+    them then (``Repository.policies``)."""
     # Imported here, not at the top: the catalog, policies and storage stay unloaded for
     # ``--help`` and for commands that never open the repository (CLI start-up time).
     from repository.context import open_repository
 
-    repo = open_repository(ctx.obj.get("home") if ctx.obj else None)
-    if policies:
-        try:
-            _ = repo.policies
-        except BaseException:
-            repo.close()
-            raise
+    repo = open_repository(ctx.obj.get("home") if ctx.obj else None, policies=policies)
     # Everything a command imports (SQLAlchemy, the models, policies, storage) is loaded by
     # now: a few hundred thousand objects that live as long as the process. Freezing them
     # keeps every later full collection from scanning them again (perf: 10-13 % of khoso

@@ -85,6 +85,31 @@ def test_bad_policy_file_names_file_key_and_problem(khoso) -> None:
         create_app(load_settings(str(khoso.home)), background=False)
 
 
+def test_a_broken_policy_stops_a_command_before_the_catalog_is_migrated(khoso) -> None:
+    from alembic import command
+
+    from repository.catalog.db import HEAD, alembic_config, current_revision, make_engine
+    from repository.config import load_settings
+
+    engine = make_engine(load_settings(str(khoso.home)).database_url)
+    try:
+        command.downgrade(alembic_config(engine), "-1")  # as an older khoso left it
+        older = current_revision(engine)
+        assert older != HEAD
+        policy = khoso.home / "policies" / "replication.yaml"
+        good = policy.read_text(encoding="utf-8")
+        policy.write_text("min_copies: [2\n", encoding="utf-8")
+        for args in (("replicate",), ("audit",), ("ingest", str(khoso.home / "nothing"))):
+            doc = khoso.json(*args, code=2)
+            assert "replication.yaml" in doc["error"]["message"]
+            assert current_revision(engine) == older  # nothing migrated
+        policy.write_text(good, encoding="utf-8")
+        khoso.json("replicate")
+        assert current_revision(engine) == HEAD
+    finally:
+        engine.dispose()
+
+
 def test_broken_yaml_names_the_line(khoso) -> None:
     policy = khoso.home / "policies" / "replication.yaml"
     policy.write_text("min_copies: [2\n", encoding="utf-8")
