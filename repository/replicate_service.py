@@ -25,10 +25,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from repository import events
-from repository.catalog.models import Aip, Location, Replica
+from repository.catalog.models import Aip, AipFile, Location, Replica
 from repository.context import Repository
 from repository.errors import KhosoError, NotFound, PolicyRefused
-from repository.objects import stored_object
+from repository.objects import STORED_COLUMNS, stored_object
 from repository.placement import check_may_hold, choose_locations
 from repository.progress import NoProgress, Progress
 from repository.staging import run_lock
@@ -83,8 +83,9 @@ def _plan(repo: Repository, aip_id: str | None,
           to: str | None) -> tuple[list[Copy], list[dict], int, int]:
     with repo.catalog.session() as session:
         locations = list(session.scalars(select(Location).order_by(Location.id)))
-        query = (select(Aip).options(selectinload(Aip.files),
-                                     selectinload(Aip.replicas).selectinload(Replica.location))
+        # Files are loaded below, as plain rows, only for the AIPs that need a copy: a home
+        # at policy plans without reading its (maybe millions of) file rows.
+        query = (select(Aip).options(selectinload(Aip.replicas).selectinload(Replica.location))
                  .order_by(Aip.created_at, Aip.id))
         if aip_id is not None:
             if session.get(Aip, aip_id) is None:
@@ -96,7 +97,7 @@ def _plan(repo: Repository, aip_id: str | None,
         target = next((loc for loc in locations if loc.name == to), None)
         if target is None:
             raise NotFound(kind="storage location", name=to)
-    copies: list[Copy] = []
+    needed: list[tuple[Aip, list[Location], list[Location]]] = []
     refused: list[dict] = []
     at_policy = 0
     for aip in aips:
@@ -125,9 +126,26 @@ def _plan(repo: Repository, aip_id: str | None,
             (r for r in aip.replicas if r.status == "verified"),
             key=lambda r: (not r.location.url.startswith("file:"),
                            -(r.last_verified or r.stored_at).timestamp()))]
-        objects = [(f.path, stored_object(f)) for f in aip.files]
-        copies.extend(Copy(aip.id, aip.key_prefix, loc, sources, objects) for loc in adds)
+        needed.append((aip, adds, sources))
+    objects = _objects_of(repo, [aip.id for aip, _, _ in needed])
+    copies = [Copy(aip.id, aip.key_prefix, loc, sources, objects.get(aip.id, []))
+              for aip, adds, sources in needed for loc in adds]
     return copies, refused, at_policy, len(aips)
+
+
+def _objects_of(repo: Repository, aip_ids: list[str],
+                chunk: int = 500) -> dict[str, list[tuple[str, StoredObject]]]:
+    """Each AIP's (path, stored object) in catalog order, from plain rows."""
+    found: dict[str, list[tuple[str, StoredObject]]] = {}
+    with repo.catalog.session() as session:
+        for start in range(0, len(aip_ids), chunk):
+            rows = session.execute(
+                select(AipFile.aip_id, AipFile.path, *STORED_COLUMNS)
+                .where(AipFile.aip_id.in_(aip_ids[start:start + chunk]))
+                .order_by(AipFile.aip_id, AipFile.id))
+            for row in rows:
+                found.setdefault(row.aip_id, []).append((row.path, stored_object(row)))
+    return found
 
 
 def _record_refusal(repo: Repository, aip_id: str, target: Location, exc: PolicyRefused) -> None:

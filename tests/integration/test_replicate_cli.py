@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from tests.helpers.storage import flip_byte
 from tests.storage.conftest import (  # noqa: F401  (fixtures)
@@ -66,8 +68,21 @@ def test_new_location_is_filled_and_a_second_run_does_nothing(home, tmp_path: Pa
         assert any(e["type"] == "replication" and e["detail"]["location"] == "offsite"
                    for e in shown["events"])
     assert violations(home.home) == []
-    again = home.json("replicate")
+    # At policy: planned without reading one file row (a home of millions of files plans
+    # from its AIPs and copies alone).
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        again = home.json("replicate")
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
     assert (again["copies_needed"], again["at_policy"], again["added"]) == (0, 2, [])
+    assert any("replicas" in q for q in statements)
+    assert not any("aip_files" in q for q in statements)
 
 
 def test_a_killed_run_is_resumed_from_what_is_already_there(home, tmp_path: Path) -> None:
