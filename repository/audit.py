@@ -92,8 +92,7 @@ def audit(repo: Repository, aip_id: str | None = None, due_only: bool = False,
         from repository.audit_queue import audit_due
 
         return audit_due(repo, progress=progress, workers=workers, aip_id=aip_id)
-    audit_runs.window_days(repo)  # the run's summary needs the policies: a broken file stops
-    ids = _selected(repo, aip_id)  # the audit here, before any work, not at its end
+    ids = _selected(repo, aip_id)
     total = _bytes_of(repo, aip_id)
     with run_context(repo, kind) as run, pool_for(workers) as pool, \
             (progress or NoProgress()).task("auditing", total) as advance:

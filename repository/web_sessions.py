@@ -18,7 +18,6 @@ so the table holds roughly a day of sign-ins.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -26,16 +25,12 @@ from sqlalchemy import delete, select, update
 
 from repository.catalog.models import User, WebSession
 from repository.context import Repository
-from repository.tokens import Unauthenticated, user_of_token_id
+from repository.tokens import Unauthenticated, digest, user_of_token_id
 
 LIFETIME_SECONDS = 12 * 3600  # a working day; the token's own expiry still applies
 IDLE_SECONDS = 30 * 60
 SEEN_EVERY_SECONDS = 60  # last_seen_at is written at most once a minute per session
 KEEP_ENDED = timedelta(days=1)
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def open_session(repo: Repository, token_id: int, now: datetime | None = None) -> str:
@@ -44,7 +39,7 @@ def open_session(repo: Repository, token_id: int, now: datetime | None = None) -
     secret = secrets.token_urlsafe(32)
     with repo.catalog.session() as session:
         session.execute(delete(WebSession).where(WebSession.expires_at < now - KEEP_ENDED))
-        session.add(WebSession(secret_sha256=_digest(secret), token_id=token_id,
+        session.add(WebSession(secret_sha256=digest(secret), token_id=token_id,
                                created_at=now, last_seen_at=now,
                                expires_at=now + timedelta(seconds=LIFETIME_SECONDS)))
     return secret
@@ -56,7 +51,7 @@ def user_of_session(repo: Repository, secret: str | None,
     if not secret:
         raise Unauthenticated(reason="not signed in")
     now = now or datetime.now(UTC)
-    wanted = _digest(secret)
+    wanted = digest(secret)
     refused: tuple[str, str] | None = None
     with repo.catalog.session() as session:  # commits the row's changes, also on refusal
         # Looked up by the secret's digest: equal digests mean equal secrets, and the
@@ -114,6 +109,6 @@ def end_session(repo: Repository, secret: str | None, now: datetime | None = Non
     now = now or datetime.now(UTC)
     with repo.catalog.session() as session:
         ended = session.execute(update(WebSession).where(
-            WebSession.secret_sha256 == _digest(secret), WebSession.ended_at.is_(None)).values(
+            WebSession.secret_sha256 == digest(secret), WebSession.ended_at.is_(None)).values(
             ended_at=now, ended_why=why))
         return bool(ended.rowcount)
