@@ -13,11 +13,11 @@ import hmac
 import secrets
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from repository import events
-from repository.catalog.models import ApiToken, User
+from repository.catalog.models import ApiToken, User, WebSession
 from repository.context import Repository
 from repository.errors import KhosoError, NotFound, UsageError
 from repository.users import get_user
@@ -65,9 +65,17 @@ def revoke(repo: Repository, token_id: int) -> dict:
         if row.revoked_at is not None:
             raise UsageError(reason=f"API token {token_id} is already revoked")
         row.revoked_at = datetime.now(UTC)
+        # The officers' pages' sessions opened with this token end with it, in the same
+        # transaction (they would be refused through the token anyway; ending the rows lets
+        # the sign-in page say why and leaves no session listed as live).
+        ended = session.execute(update(WebSession).where(
+            WebSession.token_id == token_id, WebSession.ended_at.is_(None)).values(
+            ended_at=row.revoked_at, ended_why="revoked")).rowcount or 0
         events.record(session, events.POLICY_ASSIGNMENT, events.SUCCESS, repo.agent,
-                      detail={"action": "api token revoked", "token_id": token_id})
-        return {"token_id": token_id, "revoked_at": row.revoked_at.isoformat()}
+                      detail={"action": "api token revoked", "token_id": token_id,
+                              "sessions_ended": ended})
+        return {"token_id": token_id, "revoked_at": row.revoked_at.isoformat(),
+                "sessions_ended": ended}
 
 
 def list_tokens(repo: Repository, user_name: str | None = None) -> dict:

@@ -8,8 +8,8 @@ three times. A session stops working when:
 * it has been idle for :data:`IDLE_SECONDS` (a screen left open in a reading room; activity
   is written at most once a minute, so the idle end may come up to a minute early);
 * :data:`LIFETIME_SECONDS` have passed since sign-in, however active it was;
-* its token is revoked or expires (checked on every request, repository/tokens.py; the
-  session's own row is not ended then: a revoked token is never valid again).
+* its token is revoked (``khoso token revoke`` ends the token's sessions in the same
+  transaction) or expires (checked on every request, repository/tokens.py).
 
 A signed cookie alone (the first design) could not be ended before its expiry: sign-out only
 asked the browser to forget it. Rows past their expiry for a day are deleted at each sign-in,
@@ -95,6 +95,8 @@ ENDINGS = {
              f"ended after {IDLE_SECONDS // 60} idle minutes."),
     "expired": (f"Phiên đã quá {LIFETIME_SECONDS // 3600} giờ / The session ended "
                 f"{LIFETIME_SECONDS // 3600} hours after sign-in."),
+    "revoked": ("Mã truy cập của phiên đã bị thu hồi / The token this session was opened "
+                "with has been revoked."),
     "replaced": ("Phiên này đã được thay bằng một lần đăng nhập mới / You signed in again "
                  "from this browser: this earlier session ended."),
 }

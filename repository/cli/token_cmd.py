@@ -44,4 +44,6 @@ def register(app: typer.Typer) -> None:
 
         with opened(ctx) as repo:
             data = run(repo, token_id)
-        emit(data, json_out, f"token {token_id} revoked")
+        ended = data["sessions_ended"]
+        emit(data, json_out, f"token {token_id} revoked" + (
+            f"; {ended} session(s) of the officers' pages ended" if ended else ""))

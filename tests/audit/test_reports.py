@@ -214,10 +214,14 @@ def test_a_signed_in_browser_holds_a_server_session_never_the_token(khoso, holdi
         assert [r.ended_why for r in rows()[-2:]] == ["replaced", None]
         assert rows()[0].ended_why == "signed-out"
 
-        # Revoking the token ends the sessions it opened (refused by the token's state).
-        khoso.ok("token", "revoke", str(token_id))
+        # Revoking the token ends the sessions it opened, in the catalog, and says so.
+        assert rows()[-1].ended_at is None
+        revoked = khoso.json("token", "revoke", str(token_id))
+        assert revoked["sessions_ended"] == 1
+        assert [r.ended_why for r in rows()[-2:]] == ["replaced", "revoked"]
         moved = client.get("/", follow_redirects=False)
-        assert moved.status_code == 303 and "ended=" not in moved.headers["location"]
+        assert moved.status_code == 303 and moved.headers["location"].endswith("&ended=revoked")
+        assert "thu hồi" in client.get(moved.headers["location"]).text
         thief.cookies.set("khoso_session", client.cookies.get("khoso_session"))
         assert sees(thief) == 303
         assert len(rows()) == 5 and all(r.token_id == token_id for r in rows())
