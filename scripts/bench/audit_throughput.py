@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
-from common import VENV_BIN, make_mixed_transfer  # noqa: E402
+from common import VENV_BIN, ServiceProcess, make_mixed_transfer  # noqa: E402
 
 
 def sha256_limit(threads: int = 2, mb: int = 256) -> float:
@@ -206,31 +206,6 @@ def serve(home: Path) -> None:
         repo.close()
 
 
-class Service:
-    """A ``--service`` process started once: its start-up is outside every timing."""
-
-    def __init__(self, home: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, __file__, "--service", str(home)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def audit(self) -> tuple[float, int]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write("run\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise SystemExit(f"the service process ended (exit {self.proc.wait()})")
-        answer = json.loads(line)
-        if answer["problems"]:
-            raise SystemExit(f"the scheduled audit found problems: {answer}")
-        return answer["seconds"], answer["bytes"]
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=2048, help="bytes of one copy, MiB")
@@ -254,7 +229,7 @@ def main() -> None:
         audited = 0
         runs: dict[str, list[float]] = {"bagit": [], "khoso": [], "engine": [],
                                         "scheduled": [], "limit": []}
-        service = Service(home)
+        service = ServiceProcess([sys.executable, __file__, "--service", str(home)])
         tiny = work / "tiny-bag"
         _tiny_bag(tiny)
         bagit_start = 1e9
@@ -277,8 +252,11 @@ def main() -> None:
             engine = min(engine, own)
             runs["engine"].append(round(own, 2))
             audited = json.loads(out)["bytes"]
-            seconds, in_service = service.audit()
-            assert in_service == audited, (in_service, audited)
+            answer = service.ask("run")
+            if answer["problems"]:
+                raise SystemExit(f"the scheduled audit found problems: {answer}")
+            seconds = answer["seconds"]
+            assert answer["bytes"] == audited, (answer, audited)
             scheduled = min(scheduled, seconds)
             runs["scheduled"].append(round(seconds, 2))
         service.close()

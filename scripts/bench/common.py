@@ -105,3 +105,29 @@ def with_clamd(work: Path) -> tuple[dict[str, str], Callable[[], None]]:
 
     daemon = start_clamd(work / "clamd")
     return {"KHOSO_CLAMD_SOCKET": daemon.socket_path}, daemon.stop
+
+
+class ServiceProcess:
+    """A process started once and kept up, as ``khoso serve`` or ``khoso worker`` is: its
+    start-up (imports, opening the repository) is outside every timing. Each request is one
+    line on its standard input, each answer one JSON line on its standard output."""
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, env={**os.environ, **(env or {})})
+
+    def ask(self, request: str) -> dict:
+        import json
+
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(request + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"the service process ended (exit {self.proc.wait()})")
+        return dict(json.loads(line))
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()

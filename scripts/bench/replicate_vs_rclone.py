@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
-from common import VENV_BIN, make_small_files  # noqa: E402
+from common import VENV_BIN, ServiceProcess, make_small_files  # noqa: E402
 from loopback_s3 import AKID, SECRET, Server, serve  # noqa: E402
 
 KHOSO = str(VENV_BIN / "khoso")
@@ -127,31 +127,11 @@ def serve_replicate(home: Path, workers: int) -> None:
         repo.close()
 
 
-class Service:
-    """A ``--service`` process started once: its start-up is outside every timing."""
-
-    def __init__(self, home: Path, workers: int) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--service", str(home), "--workers", str(workers)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            env={**os.environ, "KHOSO_HOME": str(home)})
-
-    def replicate(self, location: str) -> float:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(location + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise SystemExit(f"the service process ended (exit {self.proc.wait()})")
-        answer = json.loads(line)
-        if answer["failed"] or not answer["added"]:
-            raise SystemExit(f"replication in the service failed: {answer}")
-        return float(answer["seconds"])
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait()
+def replicate_in(service: ServiceProcess, location: str) -> float:
+    answer = service.ask(location)
+    if answer["failed"] or not answer["added"]:
+        raise SystemExit(f"replication in the service failed: {answer}")
+    return float(answer["seconds"])
 
 
 def main() -> None:
@@ -185,14 +165,15 @@ def main() -> None:
                       "--option", f"fast_path={fast}")
             khoso_env = {"KHOSO_HOME": str(home)}
             ratios, in_service = [], []
-            service = Service(home, args.workers)
+            service = ServiceProcess([sys.executable, __file__, "--service", str(home),
+                                      "--workers", str(args.workers)], khoso_env)
             for n in range(args.rounds):
                 order = [_khoso_run, _rclone_runs] if n % 2 == 0 else [_rclone_runs, _khoso_run]
                 for step in order:
                     step(runs, n, args.workers, khoso_env, env, server, source, port)
                     if step is _khoso_run:  # the service right after the command
                         runs.setdefault("khoso in a running service", []).append(
-                            service.replicate(f"svc-{n}"))
+                            replicate_in(service, f"svc-{n}"))
                 ratios.append(round(runs["rclone copy (defaults)"][n]
                                     / runs["khoso replicate"][n], 2))
                 in_service.append(round(runs["rclone copy (defaults)"][n]

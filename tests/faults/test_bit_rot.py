@@ -1,8 +1,11 @@
 """Bit rot injected into random copies (seeded): the next full audit finds every damaged copy,
-repair restores each one that has a good copy, and reports the rest as unrecoverable."""
+repair restores each one that has a good copy, and reports the rest as unrecoverable.
+
+``KHOSO_TEST_ROT_SEEDS=1,2,3`` runs other seeds (a soak run); the suite uses two fixed ones."""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import pytest
 from repository.demo import make_sample_transfer
 from tests.helpers.storage import location_root
 
-SEEDS = [3, 17]
+SEEDS = [int(seed) for seed in os.environ.get("KHOSO_TEST_ROT_SEEDS", "3,17").split(",")]
 
 
 def _stored_objects(khoso, aip: str) -> list[str]:  # type: ignore[no-untyped-def]
