@@ -13,7 +13,7 @@ import hmac
 import secrets
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from repository import events
@@ -67,10 +67,12 @@ def revoke(repo: Repository, token_id: int) -> dict:
         row.revoked_at = datetime.now(UTC)
         # The officers' pages' sessions opened with this token end with it, in the same
         # transaction (they would be refused through the token anyway; ending the rows lets
-        # the sign-in page say why and leaves no session listed as live).
-        ended = session.execute(update(WebSession).where(
-            WebSession.token_id == token_id, WebSession.ended_at.is_(None)).values(
-            ended_at=row.revoked_at, ended_why="revoked")).rowcount or 0
+        # the sign-in page say why and leaves no session listed as live). Imported here:
+        # web_sessions builds on this module.
+        from repository.web_sessions import end_live
+
+        ended = end_live(session, WebSession.token_id == token_id, at=row.revoked_at,
+                         why="revoked")
         events.record(session, events.POLICY_ASSIGNMENT, events.SUCCESS, repo.agent,
                       detail={"action": "api token revoked", "token_id": token_id,
                               "sessions_ended": ended})

@@ -21,7 +21,8 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy.orm import Session
 
 from repository.catalog.models import User, WebSession
 from repository.context import Repository
@@ -67,9 +68,7 @@ def user_of_session(repo: Repository, secret: str | None,
         elif row.last_seen_at + timedelta(seconds=IDLE_SECONDS) <= now:
             # For good: no later request revives it. Only a live row: a sign-out racing this
             # request keeps its own reason.
-            session.execute(update(WebSession).where(
-                WebSession.id == row.id, WebSession.ended_at.is_(None)).values(
-                ended_at=now, ended_why="idle"))
+            end_live(session, WebSession.id == row.id, at=now, why="idle")
             refused = "idle", (f"the session was idle for over {IDLE_SECONDS // 60} minutes; "
                                "sign in again")
         elif (now - row.last_seen_at).total_seconds() >= SEEN_EVERY_SECONDS:
@@ -110,7 +109,13 @@ def end_session(repo: Repository, secret: str | None, now: datetime | None = Non
         return False
     now = now or datetime.now(UTC)
     with repo.catalog.session() as session:
-        ended = session.execute(update(WebSession).where(
-            WebSession.secret_sha256 == digest(secret), WebSession.ended_at.is_(None)).values(
-            ended_at=now, ended_why=why))
-        return bool(ended.rowcount)
+        return bool(end_live(session, WebSession.secret_sha256 == digest(secret), at=now,
+                             why=why))
+
+
+def end_live(session: Session, *where: ColumnElement[bool], at: datetime, why: str) -> int:
+    """End the live sessions ``where`` selects, in the caller's transaction; returns how many.
+    An ended row is never touched again: it keeps the first reason it ended for."""
+    ended = session.execute(update(WebSession).where(*where, WebSession.ended_at.is_(None))
+                            .values(ended_at=at, ended_why=why))
+    return int(ended.rowcount or 0)  # type: ignore[attr-defined]

@@ -302,7 +302,8 @@ class WebSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # signed-out, idle or replaced (signed in again from the same browser)
+    # signed-out, idle, replaced (signed in again from the same browser) or revoked (its
+    # token); repository/web_sessions.py ENDINGS
     ended_why: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
 

@@ -262,8 +262,10 @@ def main() -> None:
         service.close()
         assert audited == 2 * one_copy, (audited, one_copy)
         bagit_rate, khoso_rate = one_copy / bagit[0], audited / khoso[0]
-        engine_rate = audited / engine
+        engine_rate, scheduled_rate = audited / engine, audited / scheduled
         bagit_work = bagit[0] - bagit_start  # none left on data too small to time
+        # bagit.py's rate with its own start-up taken off, as the service's is
+        strict_rate = one_copy / bagit_work if bagit_work > 0 else None
         result = {
             "shape": args.shape, "bytes_one_copy": one_copy, "files_one_copy": sum(
                 1 for b in bags for p in b.rglob("*") if p.is_file()),
@@ -278,23 +280,22 @@ def main() -> None:
             "engine_vs_bagit": round(engine_rate / bagit_rate, 2),
             # The scheduled audit in a running service (planning, claims, recording and the
             # closed run included; no process start-up): how fixity runs in production.
-            "khoso_scheduled_MBps": round(audited / scheduled / 1e6),
-            "scheduled_vs_bagit": round(audited / scheduled / bagit_rate, 2),
-            "scheduled_share_of_limit": round(audited / scheduled / limit, 2),
+            "khoso_scheduled_MBps": round(scheduled_rate / 1e6),
+            "scheduled_vs_bagit": round(scheduled_rate / bagit_rate, 2),
+            "scheduled_share_of_limit": round(scheduled_rate / limit, 2),
             # The strictest reading: bagit.py's own start-up (a one-file bag) taken off its
             # time too, as the service's is.
             "bagit_startup_s": round(bagit_start, 3),
-            "scheduled_vs_bagit_without_startup": round(
-                audited / scheduled / (one_copy / bagit_work), 2) if bagit_work > 0 else None,
+            "scheduled_vs_bagit_without_startup":
+                round(scheduled_rate / strict_rate, 2) if strict_rate else None,
             # Issue 5's targets, judged on this run's numbers: the scheduled audit is how
             # fixity runs (serve's job, workers); the command adds its start-up to each run.
             "targets_met": {
-                "scheduled_audit": audited / scheduled / bagit_rate >= 2.0
-                and audited / scheduled / limit >= 0.6,
-                "scheduled_audit_strictest": bagit_work > 0 and audited / scheduled / (
-                    one_copy / bagit_work) >= 2.0,
-                "one_shot_command": khoso_rate / bagit_rate >= 2.0
-                and khoso_rate / limit >= 0.6,
+                "scheduled_audit": scheduled_rate >= 2.0 * bagit_rate
+                and scheduled_rate >= 0.6 * limit,
+                "scheduled_audit_strictest": bool(strict_rate)
+                and scheduled_rate >= 2.0 * strict_rate,
+                "one_shot_command": khoso_rate >= 2.0 * bagit_rate and khoso_rate >= 0.6 * limit,
             },
             # CPU seconds per GB checked (both cores together), steadier than wall time on a
             # shared machine: bagit for one copy, khoso for two.
