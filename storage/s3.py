@@ -91,10 +91,13 @@ def _transport() -> tuple[type[BaseException], ...]:
     """Everything boto, botocore or urllib3 may raise on the wire, plus OSError from sockets.
 
     urllib3 comes with boto3, which the fast path does not import: until it is imported, none
-    of its errors can be raised (evaluated only when an exception is being matched).
+    of its errors can be raised (evaluated only when an exception is being matched). While
+    one worker imports it (its first object too large for the fast path), the module is
+    already in ``sys.modules`` but half made: no error of it can have been raised yet either
+    (a 20,000-file replicate crashed on ``urllib3.HTTPError`` there before).
     """
-    urllib3 = sys.modules.get("urllib3.exceptions")
-    return (*_BASE_TRANSPORT, urllib3.HTTPError) if urllib3 is not None else _BASE_TRANSPORT
+    http_error = getattr(sys.modules.get("urllib3.exceptions"), "HTTPError", None)
+    return (*_BASE_TRANSPORT, http_error) if http_error is not None else _BASE_TRANSPORT
 
 
 def _config(max_attempts: int) -> Config:

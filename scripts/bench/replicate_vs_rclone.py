@@ -122,7 +122,9 @@ def serve_replicate(home: Path, workers: int) -> None:
             done = replicate(repo, to=line.strip(), workers=workers)
             seconds = time.perf_counter() - start
             print(json.dumps({"seconds": seconds, "added": len(done["added"]),
-                              "failed": len(done["failed"])}), flush=True)
+                              "failed": len(done["failed"]),
+                              "problems": [o for f in done["failed"] for o in f["objects"]][:5]}),
+                  flush=True)
     finally:
         repo.close()
 

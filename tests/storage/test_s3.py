@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -14,7 +16,7 @@ from repository.errors import BackendUnavailable, KhosoError
 from storage.backend import Backend, Capabilities
 from storage.errors import StorageError
 from storage.registry import open_backend
-from storage.s3 import S3Backend, _ObjectReader
+from storage.s3 import _BASE_TRANSPORT, S3Backend, _ObjectReader, _transport
 
 if TYPE_CHECKING:  # conftest is pytest's to import; only its types are needed here
     from tests.storage.conftest import S3Server, Store
@@ -29,6 +31,23 @@ only_s3 = pytest.mark.parametrize("store", ["s3"], indirect=True)
 
 def location_url(server: S3Server, bucket: str, prefix: str = "p") -> str:
     return f"s3://{bucket}/{prefix}?endpoint_url={server.endpoint}"
+
+
+def test_transport_errors_while_another_worker_still_imports_urllib3(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker importing boto3 for an object too large for the fast path leaves
+    ``urllib3.exceptions`` half made in ``sys.modules`` while the other workers match their
+    exceptions against ``_transport()``: a 20,000-file replicate crashed there on an
+    AttributeError. Until the module is complete, none of its errors can have been raised."""
+    half_made = types.ModuleType("urllib3.exceptions")
+    monkeypatch.setitem(sys.modules, "urllib3.exceptions", half_made)
+    assert _transport() == _BASE_TRANSPORT
+
+    class HTTPError(Exception):
+        pass
+
+    half_made.HTTPError = HTTPError  # type: ignore[attr-defined]  # its import has finished
+    assert _transport() == (*_BASE_TRANSPORT, HTTPError)
 
 
 @only_s3
