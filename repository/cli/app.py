@@ -110,16 +110,17 @@ def _main(args: list[str]) -> int:
 
 def _click_errors(name: str, ours: type[Exception]) -> tuple[type[Exception], ...]:
     """Recent typer vendors its own click (typer._click); older ones use click itself, which
-    can only have raised anything once imported (not importing it saves start-up time)."""
-    click = sys.modules.get("click")
-    return (ours, getattr(click.exceptions, name)) if click is not None else (ours,)
+    can only have raised anything once imported (not importing it saves start-up time).
+    A module still being imported is in ``sys.modules`` half made: hence ``getattr``."""
+    theirs = getattr(sys.modules.get("click.exceptions"), name, None)
+    return (ours, theirs) if theirs is not None else (ours,)
 
 
 def _is_dbapi_error(exc: Exception) -> bool:
     """A database error that reached the CLI. SQLAlchemy is imported only by commands that
     open the catalog (start-up time), and only those can raise its errors."""
-    sa_exc = sys.modules.get("sqlalchemy.exc")
-    return sa_exc is not None and isinstance(exc, sa_exc.DBAPIError)
+    dbapi_error = getattr(sys.modules.get("sqlalchemy.exc"), "DBAPIError", None)
+    return dbapi_error is not None and isinstance(exc, dbapi_error)
 
 
 def _catalog_error(exc: Exception) -> KhosoError:
