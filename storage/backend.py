@@ -51,13 +51,16 @@ class Backend(Protocol):
     capabilities: Capabilities
 
     def put(self, key: str, stream: BinaryIO, *, replace: bool = False,
-            absent: bool = False) -> ObjectInfo:
+            absent: bool = False, expect_sha256: str | None = None) -> ObjectInfo:
         """Store ``stream`` under ``key``; returns size and our SHA-256 of what was sent.
 
         Without ``replace`` an existing object is never overwritten (ObjectExists), unless
         it already holds exactly these bytes (a resumed run). ``absent`` says the caller has
         just listed the location and the key was not there, so a backend may skip asking
         again (one request less per object on S3, where the check is a HEAD anyway racy).
+        With ``expect_sha256``, a stream whose bytes hash otherwise is refused with
+        SourceMismatch before anything becomes visible under ``key``: damaged source bytes
+        never replace what is there, and the caller has nothing to remove afterwards.
         """
 
     def adopt(self, key: str, local: Path) -> ObjectInfo | None:

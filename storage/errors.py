@@ -21,10 +21,17 @@ class ObjectExists(StorageError):
     code = "object-exists"
 
 
+class SourceMismatch(StorageError):
+    message = ("storage location {location}: {key} was not written: the bytes read for it do "
+               "not match its SHA-256 (the copy it was read from is damaged or changed)")
+    code = "source-mismatch"
+
+
 class InvalidKey(StorageError):
     message = "invalid storage key {key!r}: {reason}"
     exit_code = 2
     code = "invalid-key"
 
 
-__all__ = ["BackendUnavailable", "InvalidKey", "ObjectExists", "ObjectMissing", "StorageError"]
+__all__ = ["BackendUnavailable", "InvalidKey", "ObjectExists", "ObjectMissing", "SourceMismatch",
+           "StorageError"]

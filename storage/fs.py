@@ -23,6 +23,7 @@ from storage.errors import (
     InvalidKey,
     ObjectExists,
     ObjectMissing,
+    SourceMismatch,
     StorageError,
 )
 from storage.files import fsync_dir
@@ -60,7 +61,7 @@ class FileBackend:
                                      reason=f"{self.root}: {exc.strerror}") from exc
 
     def put(self, key: str, stream: BinaryIO, *, replace: bool = False,
-            absent: bool = False) -> ObjectInfo:
+            absent: bool = False, expect_sha256: str | None = None) -> ObjectInfo:
         # ``absent`` changes nothing here: the check after the write is a local stat.
         final = self._path(key)
         tmp_dir = self.root / TMP_DIR
@@ -69,6 +70,8 @@ class FileBackend:
             tmp_dir.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as out:
                 digest = copy_and_hash(stream, out)
+                if expect_sha256 is not None and digest.sha256 != expect_sha256:
+                    raise SourceMismatch(location=self.location, key=key)
                 out.flush()
                 os.fsync(out.fileno())
             if final.exists() and not replace:

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from repository.errors import BackendUnavailable, KhosoError
 from storage.backend import Backend
-from storage.errors import ObjectExists, ObjectMissing, StorageError
+from storage.errors import ObjectExists, ObjectMissing, SourceMismatch, StorageError
 from storage.fixity import hash_stream
 
 OK, MISSING, CORRUPT, UNREADABLE = "ok", "missing", "corrupt", "unreadable"
@@ -58,13 +58,17 @@ def put_verified(backend: Backend, obj: StoredObject, source: BinaryIO | None = 
     if adopt and source is None and obj.local is not None and not replace:
         info = backend.adopt(obj.key, obj.local)
     if info is None:
-        if source is None:
-            assert obj.local is not None
-            with open(obj.local, "rb") as fh:
-                info = backend.put(obj.key, fh, replace=replace)
-        else:
-            info = backend.put(obj.key, source, replace=replace)
-        if info.sha256 != obj.sha256 or info.size != obj.size:
+        try:
+            if source is None:
+                assert obj.local is not None
+                with open(obj.local, "rb") as fh:
+                    info = backend.put(obj.key, fh, replace=replace, expect_sha256=obj.sha256)
+            else:
+                info = backend.put(obj.key, source, replace=replace, expect_sha256=obj.sha256)
+        except SourceMismatch as exc:  # refused before anything was written
+            raise CopyNotVerified(location=backend.location, key=obj.key,
+                                  problem="the source changed while it was copied") from exc
+        if info.sha256 != obj.sha256 or info.size != obj.size:  # a backend ignoring expect
             raise CopyNotVerified(location=backend.location, key=obj.key,
                                   problem="the source changed while it was copied")
     result = check_object(backend, obj)  # adopted or copied: our SHA-256 of what is there
@@ -136,9 +140,11 @@ def copy_object(sources: list[Backend], target: Backend, obj: StoredObject, *,
     Returns PRESENT when ``target`` already holds exactly these bytes (a resumed run; it was
     read back to know), COPIED after a copy that was hashed on the way and read back. An
     object that is already there with other content is never overwritten (write-once).
-    A copy from a source that turns out damaged while it streams is removed again and the
-    next source is tried; a source that cannot be reached is added to ``unreachable`` (shared
-    by the caller's workers) and not asked again. Errors of the target are raised.
+    Bytes from a source that turns out damaged while it streams are refused by the target
+    before they become visible (``expect_sha256``), so nothing is removed — not even when
+    another run stored this key meanwhile — and the next source is tried; a source that
+    cannot be reached is added to ``unreachable`` (shared by the caller's workers) and not
+    asked again. Errors of the target are raised.
     """
     unreachable = unreachable if unreachable is not None else set()
     listed_absent = present is False  # the caller listed the location just now
@@ -160,7 +166,10 @@ def copy_object(sources: list[Backend], target: Backend, obj: StoredObject, *,
         try:
             with source.open(obj.key) as stream:
                 sent = target.put(obj.key, _SourceReader(stream),  # type: ignore[arg-type]
-                                  absent=listed_absent)
+                                  absent=listed_absent, expect_sha256=obj.sha256)
+        except SourceMismatch:  # the target refused the bytes and wrote nothing
+            failures.append(f"{source.location}: the source copy does not verify")
+            continue
         except (_SourceFailed, StorageError, BackendUnavailable, OSError) as exc:
             if _is_target(exc, target):
                 raise
@@ -169,12 +178,9 @@ def copy_object(sources: list[Backend], target: Backend, obj: StoredObject, *,
                 unreachable.add(source.location)
             failures.append(f"{source.location}: {exc}")
             continue
-        if sent.sha256 != obj.sha256 or sent.size != obj.size:
-            # The source copy is damaged: what we wrote from it must not stay.
-            with contextlib.suppress(KhosoError):
-                target.delete(obj.key)
-            failures.append(f"{source.location}: the source copy does not verify")
-            continue
+        if sent.sha256 != obj.sha256 or sent.size != obj.size:  # a backend ignoring expect
+            raise CopyNotVerified(location=target.location, key=obj.key,
+                                  problem="the location kept bytes other than the verified ones")
         result = check_object(target, obj)
         if result != OK:
             with contextlib.suppress(KhosoError):

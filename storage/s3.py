@@ -58,7 +58,14 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from repository.errors import KhosoError
 from storage.backend import Capabilities, ObjectInfo, PartialWrite
-from storage.errors import BackendUnavailable, InvalidKey, ObjectExists, ObjectMissing, StorageError
+from storage.errors import (
+    BackendUnavailable,
+    InvalidKey,
+    ObjectExists,
+    ObjectMissing,
+    SourceMismatch,
+    StorageError,
+)
 from storage.fixity import HashingReader, hash_stream
 from storage.keys import check_key
 from storage.registry import safe_url
@@ -245,7 +252,7 @@ class S3Backend:
             raise error from exc
 
     def put(self, key: str, stream: BinaryIO, *, replace: bool = False,
-            absent: bool = False) -> ObjectInfo:
+            absent: bool = False, expect_sha256: str | None = None) -> ObjectInfo:
         full = self._full(key)
         if not replace and not absent:
             existing = self.stat(key)
@@ -263,6 +270,8 @@ class S3Backend:
         retention = self._retention()
         if total < self._threshold:
             body = b"".join(buffered)
+            if expect_sha256 is not None and reader.hexdigest() != expect_sha256:
+                raise SourceMismatch(location=self.location, key=key)  # nothing sent yet
             if self._fast is not None and not retention and len(body) <= FAST_PUT_MAX:
                 # The whole stream is in ``body``: the reader's digest is the body's SHA-256.
                 try:
@@ -273,7 +282,7 @@ class S3Backend:
                 self._call("put_object", key, Key=full, Body=body, ContentMD5=_md5(body),
                            **retention)
         else:
-            self._put_multipart(key, full, reader, buffered, retention)
+            self._put_multipart(key, full, reader, buffered, retention, expect_sha256)
         if retention:
             self._ensure_retention(key, full, retention)
         return ObjectInfo(key, reader.size, reader.hexdigest())
@@ -297,14 +306,18 @@ class S3Backend:
         try:
             if self._fast is not None:
                 try:
-                    size = self._fast.head(full)["content-length"]
+                    size = self._fast.head(full).get("content-length")
                 except _transport() as exc:
                     raise self._error(exc, key) from exc
             else:
                 size = self._call("head_object", key, Key=full)["ContentLength"]
         except ObjectMissing:
             return None
-        return ObjectInfo(key, int(size))
+        try:
+            return ObjectInfo(key, int(size))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise StorageError(location=self.location, reason=f"{key}: the server's answer to "
+                               f"HEAD has no usable Content-Length ({size!r})") from None
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         if prefix:
@@ -354,7 +367,11 @@ class S3Backend:
         region = self._settled.region if self._settled is not None \
             else self._client.meta.region_name
         signer = SigV4Signer(self._frozen_credentials, region)
-        return FastS3(f"http://{endpoint.netloc}", self.bucket, signer, attempts=attempts)
+        try:
+            return FastS3(f"http://{endpoint.netloc}", self.bucket, signer, attempts=attempts)
+        except ValueError as exc:  # a port out of range or not a number
+            raise BackendUnavailable(location=self.location,
+                                     reason=f"invalid endpoint_url: {exc}") from exc
 
     def _frozen_credentials(self) -> Any:
         """The session's credentials, resolved once as the boto3 client did (so a location
@@ -437,7 +454,8 @@ class S3Backend:
                                reason=f"{key}: reading the source failed: {exc}") from exc
 
     def _put_multipart(self, key: str, full: str, reader: HashingReader,
-                       buffered: list[bytes], retention: dict[str, Any]) -> None:
+                       buffered: list[bytes], retention: dict[str, Any],
+                       expect_sha256: str | None = None) -> None:
         upload_id = self._call("create_multipart_upload", key, Key=full,
                                **retention)["UploadId"]
         try:
@@ -449,6 +467,9 @@ class S3Backend:
                 answer = self._call("upload_part", key, Key=full, UploadId=upload_id,
                                     PartNumber=number, Body=data, ContentMD5=_md5(data))
                 parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+            if expect_sha256 is not None and reader.hexdigest() != expect_sha256:
+                # Not completed, so never visible: the upload is aborted below.
+                raise SourceMismatch(location=self.location, key=key)
             self._call("complete_multipart_upload", key, Key=full, UploadId=upload_id,
                        MultipartUpload={"Parts": parts})
         except BaseException:

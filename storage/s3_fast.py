@@ -17,7 +17,10 @@ Retries follow botocore's "standard" mode, bounded by the location's ``max_attem
 connection failures, 500/502/503/504, 429 and throttling codes (``SlowDown``), with jittered
 exponential backoff (base 1 s when throttled, 50 ms otherwise, at most 20 s). A request on a
 pooled connection that the server had already closed is sent again at once on a new one.
-A GET is retried only until its body starts to stream.
+A GET is retried only until its body starts to stream. A listing answered 200 with an S3
+``<Error>`` document is that error, retried as the 500 botocore makes of it. A response whose
+Content-Length values disagree, or are not a number, is a broken response
+(``ConnectionClosedError``) and its connection is closed.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.client import responses
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 from urllib.parse import quote, unquote_plus, urlsplit
 from xml.etree import ElementTree
 
@@ -63,6 +66,7 @@ _THROTTLED_CODES = {"Throttling", "ThrottlingException", "ThrottledException",
                     "RequestLimitExceeded", "BandwidthLimitExceeded", "RequestThrottled",
                     "SlowDown", "PriorRequestNotComplete", "LimitExceededException"}
 _TRANSIENT_ERRORS = (BotoConnectionError, HTTPClientError)  # botocore's transient classes
+_T = TypeVar("_T")
 
 
 class _Stale(Exception):
@@ -114,12 +118,8 @@ class FastS3:
             params = {"list-type": "2", "prefix": prefix, "encoding-type": "url"}
             if token is not None:
                 params["continuation-token"] = token
-            response = self._request("GET", f"/{self._bucket}", canonical_query(params), {},
-                                     None, EMPTY_SHA256, "ListObjectsV2")
-            try:
-                page = _ListPage(response.read(_LIST_BODY_MAX + 1))
-            finally:
-                response.close()  # a page too large to read leaves the rest unread: hang up
+            page = self._request("GET", f"/{self._bucket}", canonical_query(params), {},
+                                 None, EMPTY_SHA256, "ListObjectsV2", _read_page)
             yield from page.objects
             if not page.truncated:
                 return
@@ -132,10 +132,13 @@ class FastS3:
     def _send(self, method: str, key: str, extra: dict[str, str], body: bytes | None,
               payload_sha256: str, operation: str) -> _Body:
         return self._request(method, _object_path(self._bucket, key), "", extra, body,
-                             payload_sha256, operation)
+                             payload_sha256, operation, _as_is)
 
     def _request(self, method: str, path: str, query: str, extra: dict[str, str],
-                 body: bytes | None, payload_sha256: str, operation: str) -> _Body:
+                 body: bytes | None, payload_sha256: str, operation: str,
+                 take: Callable[[_Body], _T]) -> _T:
+        """``take`` of the first successful answer; a ``ClientError`` it raises (an error
+        the server sent with a 2xx status) is retried as any other error answer."""
         target = f"{path}?{query}" if query else path
         url = self._endpoint + target
         attempt = 0
@@ -154,15 +157,24 @@ class FastS3:
                 _pause(attempt, throttled=False)
                 continue
             if response.status < 300:
-                return response
-            error = response.client_error(operation)
+                try:
+                    return take(response)
+                except ClientError as exc:
+                    error = exc
+            else:
+                error = response.client_error(operation)
             code = error.response["Error"]["Code"]
-            throttled = code in _THROTTLED_CODES or response.status == 429
+            status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+            throttled = code in _THROTTLED_CODES or status == 429
             if attempt < self._attempts and (throttled or code in _TRANSIENT_CODES
-                                             or response.status in _TRANSIENT_STATUS):
+                                             or status in _TRANSIENT_STATUS):
                 _pause(attempt, throttled)
                 continue
             raise error
+
+
+def _as_is(response: _Body) -> _Body:
+    return response
 
 
 @functools.lru_cache(maxsize=1024)
@@ -308,12 +320,25 @@ class _Connection:
             else:
                 raise _Eof("too many response headers", partial=True)
             if not 100 <= status < 200:  # interim answers (100 Continue) are skipped
+                if "content-length" in headers:
+                    headers["content-length"] = _content_length(headers["content-length"])
                 return status, version, headers
 
     def close(self) -> None:
         for closing in (self.rfile.close, self.sock.close):
             with contextlib.suppress(OSError):
                 closing()
+
+
+def _content_length(value: str) -> str:
+    """The one length a Content-Length field announces. A field repeated with the same number
+    ("5, 5" once merged) is that number (RFC 9110 8.6, as http.client reads it); differing or
+    non-numeric values leave the body's end unknown: a broken response, never read on."""
+    values = {part.strip() for part in value.split(",")}
+    length = values.pop() if len(values) == 1 else ""
+    if not (length.isascii() and length.isdigit()):
+        raise _Eof(f"an invalid Content-Length: {value!r}", partial=True)
+    return length
 
 
 class _Eof(ConnectionError):
@@ -342,10 +367,7 @@ class _Body:
         self._read = 0
         self._expected: int | None = None
         if not self._chunked and "content-length" in headers:
-            try:
-                self._left = self._expected = int(headers["content-length"])
-            except ValueError:
-                self._left = None
+            self._left = self._expected = int(headers["content-length"])  # checked on arrival
         if status in (204, 304) or bodiless:
             self._chunked = False
             self._left = self._expected = 0
@@ -430,33 +452,53 @@ class _Body:
                 conn.close()
 
     def client_error(self, operation: str) -> ClientError:
-        """The server's error answer as botocore raises it: code and message from the XML
-        body (``<Error><Code>…``), else the HTTP status, as botocore's parser does."""
+        """The server's error answer as botocore raises it."""
         try:
             body = self.read(_ERROR_BODY_MAX)
         except (IncompleteReadError, HTTPClientError):
             body = b""
         self.close()  # anything past the first 64 KiB is not worth the socket
-        text = body.decode("utf-8", "replace")
-        code, message = _xml_text(text, "Code"), _xml_text(text, "Message")
-        if not code:  # no S3 error document: botocore names the status instead
-            code, message = str(self.status), responses.get(self.status, "")
-        return ClientError({"Error": {"Code": code, "Message": message},
-                            "ResponseMetadata": {"HTTPStatusCode": self.status,
-                                                 "HTTPHeaders": dict(self.headers)}},
-                           operation)
+        return _client_error(body, self.status, self.headers, operation)
+
+
+def _client_error(body: bytes, status: int, headers: dict[str, str],
+                  operation: str) -> ClientError:
+    """Code and message from the XML body (``<Error><Code>…``), else the HTTP status, as
+    botocore's parser does."""
+    text = body.decode("utf-8", "replace")
+    code, message = _xml_text(text, "Code"), _xml_text(text, "Message")
+    if not code:  # no S3 error document: botocore names the status instead
+        code, message = str(status), responses.get(status, "")
+    return ClientError({"Error": {"Code": code, "Message": message},
+                        "ResponseMetadata": {"HTTPStatusCode": status,
+                                             "HTTPHeaders": dict(headers)}},
+                       operation)
+
+
+def _read_page(response: _Body) -> _ListPage:
+    """One ListObjectsV2 answer, read whole. A 200 whose body is an S3 ``<Error>`` document
+    is that error: botocore turns it into a 500 (so it is retried) before parsing."""
+    try:
+        body = response.read(_LIST_BODY_MAX + 1)
+    finally:
+        response.close()  # a page too large to read leaves the rest unread: hang up
+    if len(body) > _LIST_BODY_MAX:
+        raise ValueError("a listing page larger than 64 MiB")
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError as exc:
+        raise ValueError(f"a listing that is not XML: {exc}") from exc
+    if _local(root.tag) == "Error":
+        raise _client_error(body, 500, response.headers, "ListObjectsV2")
+    if _local(root.tag) != "ListBucketResult":
+        raise ValueError(f"a listing whose XML is <{_local(root.tag)}>, not <ListBucketResult>")
+    return _ListPage(root)
 
 
 class _ListPage:
     """One ListObjectsV2 answer, read as botocore's parser and its S3 handlers read it."""
 
-    def __init__(self, body: bytes) -> None:
-        if len(body) > _LIST_BODY_MAX:
-            raise ValueError("a listing page larger than 64 MiB")
-        try:
-            root = ElementTree.fromstring(body)
-        except ElementTree.ParseError as exc:
-            raise ValueError(f"a listing that is not XML: {exc}") from exc
+    def __init__(self, root: ElementTree.Element) -> None:
         fields = {_local(child.tag): child for child in root}
         encoded = _text(fields.get("EncodingType")) == "url"
         self.truncated = _text(fields.get("IsTruncated")).lower() == "true"

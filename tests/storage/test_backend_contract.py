@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from repository.errors import BackendUnavailable, KhosoError
 from storage.backend import CHUNK, Backend
-from storage.errors import InvalidKey, ObjectExists, ObjectMissing
+from storage.errors import InvalidKey, ObjectExists, ObjectMissing, SourceMismatch
 from storage.keys import MAX_COMPONENT_BYTES, MAX_KEY_BYTES, object_key
 
 if TYPE_CHECKING:  # conftest is pytest's to import; only its type is needed here
@@ -135,6 +135,31 @@ def test_put_with_replace_overwrites(store: Store) -> None:
     info = store.backend.put("aip-1/tagmanifest-sha256.txt", io.BytesIO(b"newer"), replace=True)
     assert (info.size, info.sha256) == (5, sha256(b"newer"))
     assert read_all(store.backend, "aip-1/tagmanifest-sha256.txt") == b"newer"
+
+
+@pytest.mark.parametrize("size", [10_000, 20 * MiB], ids=["small", "multipart"])
+def test_bytes_that_do_not_match_the_expected_sha256_are_never_stored(store: Store,
+                                                                      size: int) -> None:
+    """Replicate and repair say which SHA-256 the bytes must have: a damaged source is
+    refused before anything is visible under the key, so the caller never has to remove
+    an object (which, meanwhile, another run may have stored and recorded)."""
+    store.backend.check()  # rclone answers NoSuchUpload to a listing of a bucket never used
+    good, damaged = payload(size), bytearray(payload(size))
+    damaged[size // 2] ^= 1
+    with pytest.raises(SourceMismatch) as caught:
+        store.backend.put("aip-1/data/a.bin", io.BytesIO(bytes(damaged)),
+                          expect_sha256=sha256(good))
+    assert caught.value.exit_code == 1 and "aip-1/data/a.bin" in str(caught.value)
+    assert store.backend.stat("aip-1/data/a.bin") is None
+    assert list(store.backend.list_partial()) == []  # no temporary file or upload left
+    # Nor does it replace what is there, even when asked to replace.
+    store.backend.put("aip-1/data/a.bin", io.BytesIO(good))
+    with pytest.raises(SourceMismatch):
+        store.backend.put("aip-1/data/a.bin", io.BytesIO(bytes(damaged)), replace=True,
+                          expect_sha256=sha256(good))
+    assert read_all(store.backend, "aip-1/data/a.bin") == good
+    info = store.backend.put("aip-1/data/b.bin", io.BytesIO(good), expect_sha256=sha256(good))
+    assert (info.size, info.sha256) == (size, sha256(good))
 
 
 def test_stat_of_a_missing_object_is_none(store: Store) -> None:

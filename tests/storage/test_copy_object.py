@@ -72,3 +72,19 @@ def test_no_good_source_leaves_nothing_behind(store: Store, tmp_path: Path) -> N
     with pytest.raises(CopyNotVerified, match="no source copy verifies"):
         copy_object([bad], store.backend, obj())
     assert store.backend.stat(KEY) is None
+
+
+def test_a_damaged_source_never_touches_what_another_run_stored_meanwhile(
+        store: Store, tmp_path: Path) -> None:
+    """Two runs may copy into one location at once. This one listed the location before the
+    other stored (and recorded) the object, so it goes on as if the key were absent; its
+    damaged source must then neither overwrite that object nor remove it afterwards (the
+    catalog would list a verified copy that lacks a file)."""
+    store.backend.put(KEY, io.BytesIO(DATA))  # the other run's verified object
+    damaged = source(tmp_path, "damaged", DATA[:-1] + b"X")
+    with pytest.raises(CopyNotVerified, match="no source copy verifies"):
+        copy_object([damaged], store.backend, obj(), present=False)
+    assert store.raw_path(KEY).read_bytes() == DATA
+    assert copy_object([damaged, source(tmp_path, "good")], store.backend, obj(),
+                       present=False) == COPIED
+    assert store.raw_path(KEY).read_bytes() == DATA

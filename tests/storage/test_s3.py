@@ -50,6 +50,14 @@ def test_transport_errors_while_another_worker_still_imports_urllib3(
     assert _transport() == (*_BASE_TRANSPORT, HTTPError)
 
 
+@pytest.mark.parametrize("port", ["99999", "abc"])
+def test_an_endpoint_with_an_impossible_port_is_refused_clearly(port: str) -> None:
+    with pytest.raises(BackendUnavailable, match="invalid endpoint_url") as caught:
+        open_backend("bad-port", f"s3://bucket/p?endpoint_url=http://127.0.0.1:{port}",
+                     {"aws_access_key_id": "AK", "aws_secret_access_key": "SK"})
+    assert caught.value.exit_code == 2
+
+
 @only_s3
 def test_wrong_credentials_are_refused_naming_no_secret(store: Store) -> None:
     backend = store.broken()

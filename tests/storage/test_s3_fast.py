@@ -422,6 +422,28 @@ def test_a_listing_that_is_not_xml_is_a_storage_error(stand_in: Any) -> None:
         list(backend_on(endpoint).list("a/"))
 
 
+def test_a_listing_answered_200_with_an_s3_error_is_that_error_never_an_empty_listing(
+        stand_in: Any, pauses: list) -> None:
+    """S3 may answer 200 with an ``<Error>`` document: botocore makes it a 500 and retries it.
+    It is never read as "no objects" (replicate would then copy everything again); the last
+    one fails by the server's code and message, and any other XML root is no listing."""
+    endpoint, answers, seen = stand_in
+    error = s3_error(200, "InternalError")
+    good = reply(200, b"<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>p/a"
+                      b"</Key><Size>3</Size></Contents></ListBucketResult>")
+    answers += [error, good, error, error, reply(200, b"<Other><Contents><Key>p/a</Key>"
+                                                      b"</Contents></Other>")]
+    backend = backend_on(endpoint, attempts=2)
+    assert [(o.key, o.size) for o in backend.list("")] == [("a", 3)]
+    assert len(seen) == 2 and len(pauses) == 1 and pauses[0] <= 0.05
+    with pytest.raises(StorageError, match="InternalError try again & later"):
+        list(backend.list(""))
+    assert len(seen) == 4 and len(pauses) == 2
+    with pytest.raises(StorageError, match="<Other>, not <ListBucketResult>"):
+        list(backend.list(""))
+    assert len(seen) == 5 and len(pauses) == 2
+
+
 def test_stat_on_the_fast_path_answers_as_head_does(stand_in: Any, pauses: list) -> None:
     endpoint, answers, seen = stand_in
     answers += [reply(200, headers={"Content-Length": "1234"}), reply(404), reply(403),
@@ -434,6 +456,39 @@ def test_stat_on_the_fast_path_answers_as_head_does(stand_in: Any, pauses: list)
     assert backend.stat("b.txt").size == 7  # type: ignore[union-attr]
     # Four HEADs, their answers bodiless, all on one kept-alive connection but the refused one.
     assert [line.split()[0] for line in seen] == ["HEAD"] * 4 and pauses == []
+
+
+def test_a_repeated_content_length_is_one_length_and_conflicting_ones_are_refused(
+        stand_in: Any, pauses: list) -> None:
+    """Content-Length sent twice with the same number frames the body by that number (as
+    http.client reads it), for HEAD and GET alike, and the connection is kept. Two different
+    numbers, or no number, say nothing about where the body ends: a broken response, its
+    connection closed, never a body read until the server hangs up or the read times out."""
+    endpoint, answers, seen = stand_in
+
+    def lengths(*values: str, body: bytes = b"") -> Answer:
+        def answer(handler: http.server.BaseHTTPRequestHandler) -> None:
+            handler.send_response(200)
+            for value in values:  # one header line each
+                handler.send_header("Content-Length", value)
+            handler.end_headers()
+            handler.wfile.write(body)
+        return answer
+
+    answers += [lengths("5", "5"), lengths("5", "5", body=b"hello"),
+                lengths("5", "6", body=b"hello"), lengths("five", body=b"hello"),
+                lengths("5", body=b"after")]
+    backend = backend_on(endpoint, attempts=1)
+    assert backend.stat("a.txt").size == 5  # type: ignore[union-attr]
+    with backend.open("a.txt") as stream:
+        assert stream.read() == b"hello"
+    for _ in range(2):
+        with pytest.raises(StorageError, match="ConnectionClosedError"):
+            backend.open("a.txt")
+    assert backend.open("a.txt").read() == b"after"
+    connections = [line.rsplit(" ", 1)[1] for line in seen]
+    assert connections[0] == connections[1] == connections[2]  # kept while the lengths agree
+    assert len(set(connections[2:])) == 3 and pauses == []  # each broken answer hung up
 
 
 def test_a_fast_location_is_used_without_ever_importing_boto3(rclone_s3: Any,
@@ -519,3 +574,13 @@ def test_what_botocore_refuses_is_still_refused_when_the_location_is_opened(
         monkeypatch.setenv(name, value)
     with pytest.raises(BackendUnavailable):
         S3Backend("loc", "s3://b/p?endpoint_url=http://127.0.0.1:9", options)
+
+
+def test_a_head_without_a_length_is_a_storage_error_not_a_crash(stand_in: Any) -> None:
+    """``stat`` (asked before every put that did not list first) needs the size: an answer
+    without a Content-Length is the location's fault, reported as such, never a KeyError
+    that ends a replicate's worker."""
+    endpoint, answers, _ = stand_in
+    answers.append(reply(200, headers={"Transfer-Encoding": "chunked"}))
+    with pytest.raises(StorageError, match="no usable Content-Length"):
+        backend_on(endpoint).stat("a.txt")
