@@ -264,8 +264,12 @@ def _record(repo: Repository, ids: list[int], replicas: list[Replica],
     a few queries plus the events."""
     now = datetime.now(UTC)
     with repo.catalog.session() as session:
+        # Locked first, in id order, as repair's status refresh locks its rows: two
+        # transactions taking row locks in one order cannot deadlock on PostgreSQL (SQLite
+        # has no FOR UPDATE; its BEGIN IMMEDIATE serialises writers anyway).
         live = set(session.scalars(select(Replica.id).where(
-            Replica.id.in_([rep.id for rep in replicas]))))
+            Replica.id.in_([rep.id for rep in replicas])).order_by(Replica.id)
+            .with_for_update()))
         replicas = [rep for rep in replicas if rep.id in live]  # deleted meanwhile: skipped
         damaged = [rep.id for rep in replicas if results[rep.id].findings]
         verified = [rep.id for rep in replicas if not results[rep.id].findings]

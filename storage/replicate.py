@@ -109,12 +109,13 @@ def remove_all(backend: Backend, keys: Iterable[str]) -> None:
 COPIED, PRESENT = "copied", "present"
 
 
-class _SourceFailed(Exception):
+class SourceFailed(Exception):
     """Reading the source failed (as opposed to writing the target): try the next source."""
 
 
-class _SourceReader:
-    """The source stream, with its failures told apart from the target's. Not hashed here:
+class SourceReader:
+    """The source stream, with its failures told apart from the target's (a backend's
+    ``put`` would report an OSError raised while it reads as its own). Not hashed here:
     the target's ``put`` returns our SHA-256 of exactly the bytes it read from it (the
     Backend contract), so each byte is hashed once on the way in and once read back."""
 
@@ -125,7 +126,7 @@ class _SourceReader:
         try:
             return self._stream.read(n)
         except (KhosoError, OSError) as exc:
-            raise _SourceFailed(str(exc)) from exc
+            raise SourceFailed(str(exc)) from exc
 
     def readable(self) -> bool:
         return True
@@ -165,13 +166,13 @@ def copy_object(sources: list[Backend], target: Backend, obj: StoredObject, *,
             continue
         try:
             with source.open(obj.key) as stream:
-                sent = target.put(obj.key, _SourceReader(stream),  # type: ignore[arg-type]
+                sent = target.put(obj.key, SourceReader(stream),  # type: ignore[arg-type]
                                   absent=listed_absent, expect_sha256=obj.sha256)
         except SourceMismatch:  # the target refused the bytes and wrote nothing
             failures.append(f"{source.location}: the source copy does not verify")
             continue
-        except (_SourceFailed, StorageError, BackendUnavailable, OSError) as exc:
-            if _is_target(exc, target):
+        except (SourceFailed, StorageError, BackendUnavailable, OSError) as exc:
+            if is_target_error(exc, target):
                 raise
             if isinstance(exc, BackendUnavailable) \
                     or isinstance(exc.__cause__, BackendUnavailable):
@@ -194,7 +195,19 @@ def copy_object(sources: list[Backend], target: Backend, obj: StoredObject, *,
                                                                  or "no source reachable"))
 
 
-def _is_target(exc: BaseException, target: Backend) -> bool:
-    """A khoso error names its location: is this one about the target?"""
-    return isinstance(exc, KhosoError) and exc.kwargs.get("location") == target.location
+def is_target_error(exc: BaseException, target: Backend) -> bool:
+    """Did the target fail (stop), rather than the source (try the next one)?
+
+    A khoso error names its location. ``SourceMismatch`` is raised by the target but is a
+    source's failure: the bytes read did not match the SHA-256 (the target wrote nothing);
+    ``put_verified`` wraps it, so the chain of causes is searched. Read errors of the
+    source inside the target's ``put`` arrive as ``SourceFailed``, naming no location."""
+    if not isinstance(exc, KhosoError) or exc.kwargs.get("location") != target.location:
+        return False
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, SourceMismatch):
+            return False
+        cause = cause.__cause__
+    return True
 
