@@ -33,6 +33,7 @@ from storage.replicate import (
     check_object,
     is_target_error,
     put_verified,
+    unreachable_cause,
 )
 
 
@@ -95,8 +96,8 @@ def _repair_one(repo: Repository, problem: Problem, unreachable: dict[str, str])
                     reason = f"location {name} refused the write: {exc}"
                 return _finish(repo, problem, {**base, "status": "unrecoverable",
                                                "reason": reason})
-            down = exc if isinstance(exc, BackendUnavailable) else exc.__cause__
-            if isinstance(down, BackendUnavailable):  # not asked again during this run
+            down = unreachable_cause(exc)
+            if down is not None:  # not asked again during this run
                 unreachable[rep.location.name] = str(down)
             continue
         return _finish(repo, problem, {**base, "status": "repaired",

@@ -257,7 +257,7 @@ class S3Backend:
         if not replace and not absent:
             existing = self.stat(key)
             if existing is not None:
-                return self._same_as_existing(key, existing, stream)
+                return self._same_as_existing(key, existing, stream, expect_sha256)
         reader = HashingReader(stream)
         buffered: list[bytes] = []
         total = 0
@@ -490,13 +490,16 @@ class S3Backend:
             if last:
                 yield last
 
-    def _same_as_existing(self, key: str, existing: ObjectInfo, stream: BinaryIO) -> ObjectInfo:
+    def _same_as_existing(self, key: str, existing: ObjectInfo, stream: BinaryIO,
+                          expect_sha256: str | None) -> ObjectInfo:
         """A resumed run may re-send an object: accept it only if the bytes are the same."""
         try:
             incoming = hash_stream(stream)
         except OSError as exc:
             raise StorageError(location=self.location,
                                reason=f"{key}: reading the source failed: {exc}") from exc
+        if expect_sha256 is not None and incoming.sha256 != expect_sha256:
+            raise SourceMismatch(location=self.location, key=key)
         if incoming.size != existing.size:
             raise ObjectExists(location=self.location, key=key)
         with self.open(key) as stored:

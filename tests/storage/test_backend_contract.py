@@ -160,6 +160,11 @@ def test_bytes_that_do_not_match_the_expected_sha256_are_never_stored(store: Sto
     assert read_all(store.backend, "aip-1/data/a.bin") == good
     info = store.backend.put("aip-1/data/b.bin", io.BytesIO(good), expect_sha256=sha256(good))
     assert (info.size, info.sha256) == (size, sha256(good))
+    # Nor is an object already holding those same wrong bytes accepted as a resumed put.
+    store.backend.put("aip-1/data/c.bin", io.BytesIO(bytes(damaged)))
+    with pytest.raises(SourceMismatch):
+        store.backend.put("aip-1/data/c.bin", io.BytesIO(bytes(damaged)),
+                          expect_sha256=sha256(good))
 
 
 def test_stat_of_a_missing_object_is_none(store: Store) -> None:
